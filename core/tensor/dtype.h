@@ -4,37 +4,15 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <string>
 #include <string_view>
 
+#include "kernels/bfloat16.h"
 #include "kernels/common.h"
 
 namespace ff {
 
 enum class DType : uint8_t { F32, F64, BF16, I32, I64, U8 };
-
-// Brain float 16: the top 16 bits of an IEEE f32 (round to nearest even on conversion).
-struct BFloat16 {
-  uint16_t bits = 0;
-  BFloat16() = default;
-  explicit BFloat16(float f) {
-    uint32_t u;
-    std::memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) {
-      bits = 0x7fc0;  // NaN
-    } else {
-      u += 0x7fffu + ((u >> 16) & 1u);
-      bits = static_cast<uint16_t>(u >> 16);
-    }
-  }
-  explicit operator float() const {
-    uint32_t u = static_cast<uint32_t>(bits) << 16;
-    float f;
-    std::memcpy(&f, &u, 4);
-    return f;
-  }
-};
 
 constexpr size_t dtype_size(DType t) {
   switch (t) {

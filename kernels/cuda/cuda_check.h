@@ -10,7 +10,7 @@
 
 namespace ff::detail {
 [[noreturn]] inline void throw_cuda(const char* file, int line, const char* call, const char* what) {
-  throw Error(fmt::format("{}:{}: {} failed: {}", file, line, call, what));
+  throw Error(std::string(file) + ":" + std::to_string(line) + ": " + call + " failed: " + what);
 }
 }  // namespace ff::detail
 

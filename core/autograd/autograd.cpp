@@ -1,0 +1,130 @@
+#include "core/autograd/autograd.h"
+
+#include <unordered_map>
+
+#include "core/ops/elementwise.h"
+#include "core/ops/view.h"
+
+namespace ff {
+namespace {
+
+thread_local bool g_grad_mode = true;
+
+// Adds `g` into an accumulated gradient (out of place: `g` may alias another gradient).
+void accumulate(Tensor& acc, const Tensor& g) { acc = acc.defined() ? add(acc, g) : g; }
+
+void check_grad_shape(const Node& node, size_t input, const Tensor& g) {
+  FF_CHECK(g.shape() == node.input_shapes[input], "backward of {} returned a gradient {} for input {} of shape {}",
+           node.name, g.str(), input, shape_str(node.input_shapes[input]));
+}
+
+}  // namespace
+
+bool grad_mode_enabled() { return g_grad_mode; }
+
+NoGradGuard::NoGradGuard() : previous_(g_grad_mode) { g_grad_mode = false; }
+NoGradGuard::~NoGradGuard() { g_grad_mode = previous_; }
+
+bool any_requires_grad(const std::vector<Tensor>& inputs) {
+  if (!g_grad_mode) return false;
+  for (const Tensor& t : inputs)
+    if (t.defined() && t.requires_grad()) return true;
+  return false;
+}
+
+void record_op(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn backward) {
+  if (!any_requires_grad(inputs)) return;
+  auto node = std::make_shared<Node>();
+  node->name = name;
+  node->inputs.reserve(inputs.size());
+  for (const Tensor& t : inputs) {
+    node->inputs.push_back(t.defined() && t.requires_grad() ? t.autograd_meta() : nullptr);
+    node->input_shapes.push_back(t.defined() ? t.shape() : Shape{});
+  }
+  node->backward = std::move(backward);
+  auto meta = std::make_shared<AutogradMeta>();
+  meta->requires_grad = true;
+  meta->grad_fn = std::move(node);
+  out.set_autograd_meta(std::move(meta));
+}
+
+void Tensor::backward(const Tensor& grad, bool retain_graph) const {
+  FF_CHECK(requires_grad(), "backward() on a tensor that does not require grad ({})", str());
+  NoGradGuard no_grad;
+  Tensor root_grad = grad;
+  if (!root_grad.defined()) {
+    FF_CHECK(numel() == 1, "backward() without a gradient needs a scalar, got {}", str());
+    root_grad = Tensor::ones(shape(), dtype(), device());
+  }
+  FF_CHECK(root_grad.shape() == shape(), "backward gradient {} does not match {}", root_grad.str(), str());
+
+  // A leaf's gradient is final once every edge into it has delivered.
+  auto finish_leaf = [](AutogradMeta& meta, Tensor g) {
+    if (!g.is_contiguous()) g = contiguous(g);
+    accumulate(meta.grad, g);
+    for (auto& hook : meta.grad_ready_hooks) hook(meta.grad);
+  };
+  if (is_leaf()) {
+    finish_leaf(*autograd_, root_grad);
+    return;
+  }
+
+  // Count, for every node and leaf reachable from the root, the edges that point at it.
+  std::unordered_map<Node*, int> pending;
+  std::unordered_map<AutogradMeta*, int> leaf_pending;
+  std::vector<Node*> stack{autograd_->grad_fn.get()};
+  pending[stack.back()] = 0;
+  while (!stack.empty()) {
+    Node* node = stack.back();
+    stack.pop_back();
+    for (const auto& in : node->inputs) {
+      if (!in) continue;
+      if (Node* next = in->grad_fn.get()) {
+        auto [it, inserted] = pending.try_emplace(next, 0);
+        ++it->second;
+        if (inserted) stack.push_back(next);
+      } else {
+        ++leaf_pending[in.get()];
+      }
+    }
+  }
+
+  // Walk in topological order: a node runs once all its consumers have added their gradients.
+  std::unordered_map<Node*, Tensor> grads;
+  grads[autograd_->grad_fn.get()] = root_grad;
+  std::vector<Node*> ready{autograd_->grad_fn.get()};
+  std::unordered_map<AutogradMeta*, Tensor> leaf_grads;
+  while (!ready.empty()) {
+    Node* node = ready.back();
+    ready.pop_back();
+    Tensor g_out = std::move(grads[node]);
+    grads.erase(node);
+    FF_CHECK(node->backward, "backward through {} a second time: its saved tensors were freed "
+             "(pass retain_graph=true to the first backward)", node->name);
+    std::vector<bool> needs(node->inputs.size());
+    for (size_t i = 0; i < needs.size(); ++i) needs[i] = node->inputs[i] != nullptr;
+    Grads g_in = g_out.defined() ? node->backward(g_out, needs) : Grads(needs.size());
+    FF_CHECK(g_in.size() == needs.size(), "backward of {} returned {} gradients for {} inputs",
+             node->name, g_in.size(), needs.size());
+    if (!retain_graph) node->backward = nullptr;
+
+    for (size_t i = 0; i < needs.size(); ++i) {
+      const auto& in = node->inputs[i];
+      if (!in) continue;
+      if (g_in[i].defined()) check_grad_shape(*node, i, g_in[i]);
+      if (Node* next = in->grad_fn.get()) {
+        if (g_in[i].defined()) accumulate(grads[next], g_in[i]);
+        if (--pending[next] == 0) ready.push_back(next);
+      } else {
+        Tensor& acc = leaf_grads[in.get()];
+        if (g_in[i].defined()) accumulate(acc, g_in[i]);
+        if (--leaf_pending[in.get()] == 0 && acc.defined()) {
+          finish_leaf(*in, std::move(acc));
+          leaf_grads.erase(in.get());
+        }
+      }
+    }
+  }
+}
+
+}  // namespace ff

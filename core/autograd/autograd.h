@@ -1,0 +1,62 @@
+#pragma once
+// Define-by-run reverse-mode autograd.
+//
+// A differentiable op computes its output, then calls record_op(): if grad mode is on and an
+// input requires grad, the output gets a Node holding the inputs' autograd records and a
+// backward closure. backward() orders the nodes topologically from the root, runs each
+// closure once with the summed gradient of its output, adds leaf gradients into `.grad` and
+// frees each node's closure (and so its saved tensors) as soon as it has run.
+//
+// Closures must capture saved tensors with detach(): a node that captured its own output
+// with history would own itself.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/tensor/tensor.h"
+
+namespace ff {
+
+using Grads = std::vector<Tensor>;
+// grad_out -> one gradient per input (undefined where needs_grad[i] is false).
+using BackwardFn = std::function<Grads(const Tensor& grad_out, const std::vector<bool>& needs_grad)>;
+
+struct Node {
+  std::string name;
+  std::vector<std::shared_ptr<AutogradMeta>> inputs;  // null: that input needs no gradient
+  std::vector<Shape> input_shapes;                     // gradients must come back in these
+  BackwardFn backward;
+};
+
+struct AutogradMeta {
+  bool requires_grad = false;
+  Tensor grad;                    // leaves only
+  std::shared_ptr<Node> grad_fn;  // null for leaves
+  // Called with the finished gradient of a leaf, once per backward.
+  std::vector<std::function<void(const Tensor& grad)>> grad_ready_hooks;
+};
+
+// Whether ops record history on this thread.
+bool grad_mode_enabled();
+
+class NoGradGuard {
+ public:
+  NoGradGuard();
+  ~NoGradGuard();
+  NoGradGuard(const NoGradGuard&) = delete;
+  NoGradGuard& operator=(const NoGradGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// Records `out` as the result of op `name` over `inputs`. No-op when grad mode is off or no
+// input requires grad.
+void record_op(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn backward);
+
+// Whether record_op would record for these inputs (lets an op skip saving tensors).
+bool any_requires_grad(const std::vector<Tensor>& inputs);
+
+}  // namespace ff

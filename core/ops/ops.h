@@ -1,0 +1,8 @@
+#pragma once
+// Every op, for code above core (models, apps, tests).
+
+#include "core/autograd/autograd.h"
+#include "core/ops/elementwise.h"
+#include "core/ops/reduce.h"
+#include "core/ops/view.h"
+#include "core/tensor/tensor.h"

@@ -1,0 +1,39 @@
+#pragma once
+// A block of device memory shared by the tensors that view it.
+//   CPU: 64-byte aligned (AVX-512 loads never straddle lines).
+//   CUDA: the runtime's stream-ordered pool (cudaMallocAsync on the current stream), whose
+//   release threshold is raised at start-up so freed blocks are reused, not returned.
+
+#include <cstddef>
+#include <memory>
+
+#include "core/tensor/device.h"
+
+namespace ff {
+
+class Storage {
+ public:
+  Storage(size_t nbytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  size_t nbytes() const { return nbytes_; }
+  Device device() const { return device_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t nbytes_ = 0;
+  Device device_;
+};
+
+// Bytes currently held by live CPU / CUDA storages, and the peak since the last reset.
+struct MemoryStats {
+  size_t current = 0;
+  size_t peak = 0;
+};
+MemoryStats memory_stats(Device device);
+void reset_peak_memory(Device device);
+
+}  // namespace ff
