@@ -6,3 +6,4 @@
 #include "core/ops/reduce.h"
 #include "core/ops/view.h"
 #include "core/tensor/tensor.h"
+#include "core/random/generator.h"
