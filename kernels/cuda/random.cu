@@ -12,16 +12,28 @@ namespace ff::kernels::cuda {
 
 namespace {
 
+// One 16-byte (float) or 4-byte (uint8) store for a full block; needs out aligned to that.
+__device__ __forceinline__ void store4(float* out, const float v[4]) {
+  *reinterpret_cast<float4*>(out) = make_float4(v[0], v[1], v[2], v[3]);
+}
+__device__ __forceinline__ void store4(uint8_t* out, const float v[4]) {
+  *reinterpret_cast<uchar4*>(out) = make_uchar4(static_cast<uint8_t>(v[0]), static_cast<uint8_t>(v[1]),
+                                                static_cast<uint8_t>(v[2]), static_cast<uint8_t>(v[3]));
+}
+
 // out: (n,). Block g writes elements 4g .. min(4g + 4, n) - 1.
 template <typename T, typename Transform>
 __global__ void fill_kernel(T* out, int64_t n, Transform transform, PhiloxState state) {
+  const bool vector_store = reinterpret_cast<uintptr_t>(out) % (4 * sizeof(T)) == 0;
   const int64_t blocks = (n + 3) / 4;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   for (int64_t g = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; g < blocks; g += stride) {
     float values[4];
     transform(philox::block_for(state, static_cast<uint64_t>(g)), values);
     const int64_t begin = 4 * g;
-    if (begin + 4 <= n) {
+    if (begin + 4 <= n && vector_store) {
+      store4(out + begin, values);
+    } else if (begin + 4 <= n) {
 #pragma unroll
       for (int i = 0; i < 4; ++i) out[begin + i] = static_cast<T>(values[i]);
     } else {

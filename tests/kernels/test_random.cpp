@@ -265,6 +265,12 @@ TEST_CASE("CUDA fills equal the CPU fills", "[random][cuda]") {
   cpu::uniform(want.data(), n, -1.0f, 3.0f, state);
   CHECK(from_device(d_out, n) == want);
 
+  // Unaligned output: the kernel falls back from vector stores to scalar ones.
+  gpu::uniform(d_out + 1, n - 1, -1.0f, 3.0f, state, nullptr);
+  cpu::uniform(want.data() + 1, n - 1, -1.0f, 3.0f, state);
+  want[0] = from_device(d_out, 1)[0];  // element 0 is left from the previous fill
+  CHECK(from_device(d_out, n) == want);
+
   gpu::dropout_mask(d_out, n, 0.7f, state, nullptr);
   cpu::dropout_mask(want.data(), n, 0.7f, state);
   CHECK(from_device(d_out, n) == want);
