@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine and builds FourierFormer (Release). Idempotent: installs only
+# the missing packages, reconfigures only when needed.
+#
+#   scripts/setup.sh [--no-build]
+#
+# Environment: BUILD_DIR (default build), FF_CUDA (AUTO|ON|OFF, default AUTO: the CUDA backend
+# is built when nvcc is found, e.g. /usr/local/cuda/bin/nvcc), FF_CUDA_ARCHS (default "80;90"),
+# JOBS (default: number of cores).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build_dir="${BUILD_DIR:-$root/build}"
+jobs="${JOBS:-$(nproc)}"
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev catch2 nlohmann-json3-dev
+  libopenblas-dev libturbojpeg0-dev zlib1g-dev libopenmpi-dev openmpi-bin
+)
+# python3 and npm (for the corpus packages) may come from elsewhere; install only if absent.
+command -v python3 >/dev/null || packages+=(python3)
+command -v npm >/dev/null || packages+=(npm)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo_cmd=()
+  if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo_cmd=(sudo)
+  fi
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+[[ "${1:-}" == "--no-build" ]] && exit 0
+
+cmake_args=(-S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release
+            -DFF_CUDA="${FF_CUDA:-AUTO}" -DFF_CUDA_ARCHS="${FF_CUDA_ARCHS:-80;90}")
+[[ -n "${FF_NATIVE:-}" ]] && cmake_args+=(-DFF_NATIVE="$FF_NATIVE")
+cmake "${cmake_args[@]}" >/dev/null
+cmake --build "$build_dir" -j "$jobs"
+echo "setup: built in $build_dir"

@@ -1,0 +1,86 @@
+#include <catch2/catch.hpp>
+
+#include "core/ops/ops.h"
+#include "support/gradcheck.h"
+#include "support/skip.h"
+
+using namespace ff;
+
+TEST_CASE("tensor factories set shape, strides and values", "[tensor]") {
+  Tensor t = Tensor::full({2, 3}, 1.5);
+  CHECK(t.shape() == Shape{2, 3});
+  CHECK(t.strides() == Shape{3, 1});
+  CHECK(t.numel() == 6);
+  CHECK(t.dtype() == DType::F32);
+  CHECK(t.is_contiguous());
+  for (float v : t.to_vector<float>()) CHECK(v == 1.5f);
+  CHECK(Tensor::zeros({4}, DType::I64).to_vector<int64_t>() == std::vector<int64_t>(4, 0));
+  CHECK(Tensor::scalar(3.0, DType::F64).item() == 3.0);
+  CHECK(t.str() == "F32[2, 3] cpu");
+}
+
+TEST_CASE("cpu storage is 64-byte aligned", "[tensor]") {
+  for (int64_t n : {1, 3, 17, 1000}) {
+    Tensor t = Tensor::empty({n});
+    CHECK(reinterpret_cast<uintptr_t>(t.raw_data()) % 64 == 0);
+  }
+}
+
+TEST_CASE("views share storage and index correctly", "[tensor]") {
+  Tensor x = Tensor::from_vector<double>({0, 1, 2, 3, 4, 5}, {2, 3});
+  Tensor t = transpose(x, 0, 1);
+  CHECK(t.shape() == Shape{3, 2});
+  CHECK_FALSE(t.is_contiguous());
+  CHECK(t.storage() == x.storage());
+  CHECK(t.to_vector<double>() == std::vector<double>{0, 3, 1, 4, 2, 5});
+  CHECK(slice(x, 1, 0, 3, 2).to_vector<double>() == std::vector<double>{0, 2, 3, 5});
+  CHECK(select(x, 0, 1).to_vector<double>() == std::vector<double>{3, 4, 5});
+  CHECK(narrow(x, 1, 1, 2).to_vector<double>() == std::vector<double>{1, 2, 4, 5});
+  CHECK(expand(select(x, 0, 0), {2, 3}).to_vector<double>() == std::vector<double>{0, 1, 2, 0, 1, 2});
+  CHECK(reshape(t, {6}).to_vector<double>() == std::vector<double>{0, 3, 1, 4, 2, 5});
+  CHECK(reshape(x, {-1, 2}).shape() == Shape{3, 2});
+  CHECK(unsqueeze(x, 1).shape() == Shape{2, 1, 3});
+  CHECK(squeeze(unsqueeze(x, 2), 2).shape() == Shape{2, 3});
+  CHECK(permute(reshape(x, {1, 2, 3}), {2, 0, 1}).shape() == Shape{3, 1, 2});
+  CHECK(concat({x, x}, 0).shape() == Shape{4, 3});
+  CHECK(concat({x, slice(x, 1, 0, 1)}, 1).to_vector<double>() == std::vector<double>{0, 1, 2, 0, 3, 4, 5, 3});
+}
+
+TEST_CASE("dtype conversion round-trips and rounds bf16 to nearest even", "[tensor]") {
+  Tensor x = Tensor::from_vector<float>({1.0f, -2.5f, 3.14159f, 65504.0f}, {4});
+  Tensor b = to_dtype(x, DType::BF16);
+  std::vector<float> back = to_dtype(b, DType::F32).to_vector<float>();
+  CHECK(back[0] == 1.0f);
+  CHECK(back[1] == -2.5f);
+  CHECK(back[2] == Approx(3.140625f));  // 8 significant bits
+  CHECK(to_dtype(x, DType::I32).to_vector<int32_t>() == std::vector<int32_t>{1, -2, 3, 65504});
+}
+
+TEST_CASE("bad shapes and dims are reported with the shapes", "[tensor]") {
+  Tensor x = Tensor::zeros({2, 3});
+  CHECK_THROWS_WITH(reshape(x, {4, 2}), Catch::Contains("[2, 3]") && Catch::Contains("[4, 2]"));
+  CHECK_THROWS_WITH(add(x, Tensor::zeros({4})), Catch::Contains("do not broadcast"));
+  CHECK_THROWS_WITH(x.size(2), Catch::Contains("out of range"));
+  CHECK_THROWS_AS(x.data<double>(), Error);
+  CHECK_THROWS_AS(parse_device("gpu"), UserError);
+}
+
+TEST_CASE("no GPU reads as no GPU, not a crash", "[tensor][cuda]") {
+  // Where the build has CUDA but the machine no driver, the probe must answer 0 with a reason.
+  if (!cuda_available()) {
+    CHECK(kernels::cuda_device_count() == 0);
+    CHECK_FALSE(kernels::cuda_unavailable_reason().empty());
+  } else {
+    CHECK(kernels::cuda_unavailable_reason().empty());
+  }
+}
+
+TEST_CASE("tensors copy between CPU and CUDA", "[tensor][cuda]") {
+  FF_REQUIRE_CUDA();
+  Tensor x = testing::random_tensor({5, 7}, 1, -1, 1, DType::F32);
+  Tensor g = to_device(x, Device::cuda());
+  CHECK(g.device().is_cuda());
+  CHECK(testing::max_abs_diff(to_device(g, Device::cpu()), x) == 0.0);
+  CHECK(testing::max_abs_diff(transpose(g, 0, 1), transpose(x, 0, 1)) == 0.0);
+  CHECK(testing::max_abs_diff(to_dtype(to_dtype(g, DType::BF16), DType::F32), to_dtype(to_dtype(x, DType::BF16), DType::F32)) == 0.0);
+}
