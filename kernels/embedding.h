@@ -1,0 +1,36 @@
+#pragma once
+// Embedding lookup and its gradient on contiguous arrays:
+//   forward:  out[i, :] = weight[ids[i], :]            weight (V, D), ids (n), out (n, D)
+//   backward: grad_weight[ids[i], :] += grad_out[i, :]  grad_weight (V, D), zeroed by the caller
+// T is float or double; I is int32_t or int64_t.
+//
+// CPU checks every id (ff::Error naming the id and V) and its backward is deterministic (each
+// thread owns a range of rows and adds in id order). CUDA does not check ids (an out-of-range
+// id reads or writes out of bounds) and its backward uses atomicAdd (order not deterministic).
+
+#include <cstdint>
+
+#ifdef FF_WITH_CUDA
+#include <cuda_runtime.h>
+#endif
+
+namespace ff::kernels {
+
+namespace cpu {
+template <typename T, typename I>
+void embedding_forward(const T* weight, const I* ids, T* out, int64_t n, int64_t V, int64_t D);
+template <typename T, typename I>
+void embedding_backward(const T* grad_out, const I* ids, T* grad_weight, int64_t n, int64_t V, int64_t D);
+}  // namespace cpu
+
+#ifdef FF_WITH_CUDA
+namespace cuda {
+template <typename T, typename I>
+void embedding_forward(const T* weight, const I* ids, T* out, int64_t n, int64_t V, int64_t D, cudaStream_t stream);
+template <typename T, typename I>
+void embedding_backward(const T* grad_out, const I* ids, T* grad_weight, int64_t n, int64_t V, int64_t D,
+                        cudaStream_t stream);
+}  // namespace cuda
+#endif
+
+}  // namespace ff::kernels
