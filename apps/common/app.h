@@ -1,0 +1,123 @@
+#pragma once
+// The command lines of fourierformer-train and fourierformer-eval, shared by every task. An
+// app is then a few lines:
+//
+//   #include "apps/common/app.h"
+//   int main(int argc, char** argv) { return ff::apps::run_train_app(argc, argv, ff::models::lm_task_factory()); }
+//
+// Header-only (CLI11 is header-only and each app is one translation unit), so core/ does not
+// depend on CLI11. Exit codes: 0 done, 1 internal error, 2 bad command line / config / data /
+// checkpoint, 3 stopped by SIGTERM or SIGUSR1 after saving a checkpoint, 4 non-finite limit.
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/train/run.h"
+#include "core/train/trainer.h"
+
+namespace ff::apps {
+
+namespace detail {
+
+// CLI11's parse: help and --version print and return 0; a usage error prints one line (plus a
+// hint) and returns 2; success returns -1.
+inline int parse_command_line(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "%s: error: %s (see --help)\n", app.get_name().c_str(), e.what());
+    return train::kExitUserError;
+  }
+  return -1;
+}
+
+inline void add_version_flag(CLI::App& app) {
+  app.add_flag_callback(
+      "--version",
+      [&app] {
+        std::cout << app.get_name() << " " << train::version_string() << std::endl;
+        throw CLI::Success();
+      },
+      "Print the version and exit");
+}
+
+}  // namespace detail
+
+// Parses the train command line into options; returns -1 to go on, or an exit code.
+inline int parse_train_args(int argc, char** argv, train::TrainRunOptions& options) {
+  CLI::App app("Trains a FourierFormer model from a YAML config.", options.app_name);
+  std::string config;
+  app.add_option("-c,--config", config, "Experiment config (YAML)")->required();
+  app.add_option("--set", options.overrides, "Override a config key: --set train.optimizer.lr=1e-3 (repeatable)");
+  std::string work_dir;
+  auto* work_dir_opt = app.add_option("--work-dir", work_dir, "Output directory (default: the config's work_dir)");
+  std::string resume_from;
+  auto* resume =
+      app.add_option("--resume", resume_from,
+                     "Continue from a checkpoint: PATH (a checkpoint, checkpoints or work directory), or the "
+                     "work directory's latest checkpoint when PATH is omitted (a fresh start when there is none)")
+          ->expected(0, 1);
+  app.add_flag("--print-config", options.print_config, "Print the resolved config and exit");
+  bool progress = false, no_progress = false;
+  app.add_flag("--progress", progress, "Draw the progress line even when stderr is not a terminal");
+  app.add_flag("--no-progress", no_progress, "Never draw the progress line");
+  detail::add_version_flag(app);
+  if (int code = detail::parse_command_line(app, argc, argv); code >= 0) return code;
+  options.config = config;
+  if (work_dir_opt->count() > 0) options.work_dir = work_dir;
+  options.resume = resume->count() > 0;
+  options.resume_from = resume_from;
+  if (progress) options.progress = true;
+  if (no_progress) options.progress = false;
+  return -1;
+}
+
+inline int parse_eval_args(int argc, char** argv, train::EvalRunOptions& options) {
+  CLI::App app("Evaluates a FourierFormer checkpoint.", options.app_name);
+  std::string config, checkpoint, json_out;
+  auto* config_opt = app.add_option("-c,--config", config, "Experiment config (default: the checkpoint's config.yaml)");
+  app.add_option("--checkpoint", checkpoint, "A checkpoint, checkpoints or work directory")->required();
+  app.add_option("--set", options.overrides, "Override a config key (repeatable)");
+  std::string splits;
+  app.add_option("--split", splits, "Comma-separated splits to score (default: test)");
+  app.add_option("--max-batches", options.max_batches, "Score at most this many batches per split (0: all)");
+  auto* json_opt = app.add_option("--json", json_out, "Also write the results to this JSON file");
+  detail::add_version_flag(app);
+  if (int code = detail::parse_command_line(app, argc, argv); code >= 0) return code;
+  if (config_opt->count() > 0) options.config = config;
+  options.checkpoint = checkpoint;
+  if (!splits.empty()) {
+    options.splits.clear();
+    std::stringstream in(splits);
+    for (std::string s; std::getline(in, s, ',');)
+      if (!s.empty()) options.splits.push_back(s);
+  }
+  if (json_opt->count() > 0) options.json_out = json_out;
+  return -1;
+}
+
+// main() of fourierformer-train.
+inline int run_train_app(int argc, char** argv, const train::TaskFactory& factory) {
+  train::TrainRunOptions options;
+  if (int code = parse_train_args(argc, argv, options); code >= 0) return code;
+  return train::run_training(options, factory);
+}
+
+// main() of fourierformer-eval.
+inline int run_eval_app(int argc, char** argv, const train::TaskFactory& factory) {
+  train::EvalRunOptions options;
+  if (int code = parse_eval_args(argc, argv, options); code >= 0) return code;
+  return train::run_evaluation(options, factory);
+}
+
+}  // namespace ff::apps

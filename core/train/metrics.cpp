@@ -1,0 +1,77 @@
+#include "core/train/metrics.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <sstream>
+#include <vector>
+
+#include "core/io/atomic_file.h"
+#include "kernels/common.h"
+
+namespace ff::train {
+
+MetricsWriter::MetricsWriter(const std::filesystem::path& path, int64_t keep_until_step) {
+  if (keep_until_step >= 0 && std::filesystem::exists(path)) {
+    std::ifstream in(path);
+    std::string kept, line;
+    while (std::getline(in, line)) {
+      if (line.empty()) continue;
+      nlohmann::json record = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (record.is_discarded()) continue;  // a line cut by a crash
+      if (record.contains("step") && record["step"].is_number() && record["step"].get<int64_t>() > keep_until_step)
+        continue;
+      kept += line + "\n";
+    }
+    io::write_file_atomic(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(kept.data()), kept.size()));
+  }
+  out_.open(path, std::ios::app);
+  FF_USER_CHECK(out_.good(), "cannot write {}", path.string());
+}
+
+void MetricsWriter::write(const nlohmann::ordered_json& record) {
+  if (!out_.is_open()) return;
+  out_ << record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
+  out_.flush();
+}
+
+bool ProgressLine::stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
+
+void ProgressLine::show(const std::string& text) {
+  if (!enabled_) return;
+  text_ = text;
+  std::fprintf(stderr, "\r\033[K%s", text_.c_str());
+  std::fflush(stderr);
+  shown_ = true;
+}
+
+void ProgressLine::clear() {
+  if (!enabled_ || !shown_) return;
+  std::fprintf(stderr, "\r\033[K");
+  std::fflush(stderr);
+  shown_ = false;
+}
+
+void ProgressLine::redraw() {
+  if (enabled_ && !text_.empty()) show(text_);
+}
+
+std::string format_duration(double seconds) {
+  if (!std::isfinite(seconds) || seconds < 0) return "?";
+  const int64_t s = static_cast<int64_t>(std::llround(seconds));
+  if (s >= 86400) return fmt::format("{}d{:02d}h", s / 86400, (s % 86400) / 3600);
+  if (s >= 3600) return fmt::format("{}h{:02d}m", s / 3600, (s % 3600) / 60);
+  if (s >= 60) return fmt::format("{}m{:02d}s", s / 60, s % 60);
+  return fmt::format("{}s", s);
+}
+
+std::string format_count(double value) {
+  if (!std::isfinite(value)) return "?";
+  if (value >= 1e9) return fmt::format("{:.1f}G", value / 1e9);
+  if (value >= 1e6) return fmt::format("{:.1f}M", value / 1e6);
+  if (value >= 1e3) return fmt::format("{:.1f}k", value / 1e3);
+  return fmt::format("{:.0f}", value);
+}
+
+}  // namespace ff::train

@@ -1,0 +1,49 @@
+#pragma once
+// What a run writes as it goes: metrics.jsonl (one JSON object per line, flushed line by line)
+// and, on a terminal, a progress line redrawn in place under the spdlog output.
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace ff::train {
+
+class MetricsWriter {
+ public:
+  MetricsWriter() = default;  // writes nothing
+  // Appends to path. keep_until_step >= 0 first drops records with a larger "step" (a resumed
+  // run rewrites what the interrupted run logged after its checkpoint).
+  explicit MetricsWriter(const std::filesystem::path& path, int64_t keep_until_step = -1);
+  void write(const nlohmann::ordered_json& record);
+
+ private:
+  std::ofstream out_;
+};
+
+// "step 1200/500000 | loss 4.123 | ppl 61.8 | 5.1k tokens/s | lr 2.50e-04 | ETA 3h12m" on
+// stderr, redrawn with '\r'. Enabled only when stderr is a terminal (or when forced).
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool enabled) : enabled_(enabled) {}
+  static bool stderr_is_terminal();
+  bool enabled() const { return enabled_; }
+  void show(const std::string& text);
+  // Erases the line (before other output), and redraws it after.
+  void clear();
+  void redraw();
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+  std::string text_;
+};
+
+// "3h12m", "4m05s", "12s".
+std::string format_duration(double seconds);
+// 5123 -> "5.1k", 1.2e6 -> "1.2M".
+std::string format_count(double value);
+
+}  // namespace ff::train

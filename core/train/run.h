@@ -1,0 +1,56 @@
+#pragma once
+// What fourierformer-train and fourierformer-eval do once their command line is parsed
+// (apps/common/app.h parses it): read and validate the config, set up the work directory and
+// logs, print the banner, build the task and train or evaluate. Each returns the process exit
+// code (trainer.h: kExitOk, kExitUserError, kExitStopped, kExitDiverged, kExitError) after
+// printing any error as one line.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/tensor/device.h"
+#include "core/train/task.h"
+
+namespace ff::train {
+
+struct TrainRunOptions {
+  std::filesystem::path config;         // --config FILE
+  std::vector<std::string> overrides;   // --set key=value, in order
+  std::optional<std::string> work_dir;  // --work-dir DIR (overrides work_dir)
+  bool resume = false;                  // --resume [PATH]
+  std::string resume_from;              // "" with a bare --resume: <work_dir>/checkpoints/latest
+  bool print_config = false;            // --print-config: print the resolved config and exit
+  std::optional<bool> progress;         // progress line; default: when stderr is a terminal
+  std::string app_name = "fourierformer-train";
+};
+
+struct EvalRunOptions {
+  std::optional<std::filesystem::path> config;  // default: the checkpoint's config.yaml
+  std::vector<std::string> overrides;
+  std::filesystem::path checkpoint;            // --checkpoint PATH (resolve_checkpoint rules)
+  std::vector<std::string> splits = {"test"};  // --split valid,test
+  int64_t max_batches = 0;
+  std::optional<std::filesystem::path> json_out;  // --json FILE: results as JSON
+  std::string app_name = "fourierformer-eval";
+};
+
+int run_training(const TrainRunOptions& options, const TaskFactory& factory);
+int run_evaluation(const EvalRunOptions& options, const TaskFactory& factory);
+
+// Runs fn() (returning an exit code); an exception becomes one line on stderr and its exit
+// code: ff::UserError 2, TrainingDiverged 4, anything else 1.
+int exit_code_of(const std::function<int()>& fn, const std::string& app_name);
+
+// "0.1.0 (git 1a2b3c4d)"; the hash is baked in when FF_GIT_HASH is defined at build time, else
+// read from the source tree's git at run time, else "unknown".
+std::string version_string();
+// One line: app, version, device (name, memory), CUDA runtime/driver, cuDNN and NCCL versions
+// (CUDA builds), CPU threads, world size.
+std::string banner(const std::string& app_name, Device device, int world_size);
+
+// Console (stderr) + optional file (train.log, appended) logging through spdlog's default logger.
+void setup_logging(const std::optional<std::filesystem::path>& log_file);
+
+}  // namespace ff::train

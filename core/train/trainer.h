@@ -1,0 +1,136 @@
+#pragma once
+// The training loop, generic over a Task (core/train/task.h). One optimizer step:
+//
+//   lr = schedule.lr_at(step); opt.set_lr(lr)
+//   grad_accum times: out = task.train_loss(); (out.loss / grad_accum).backward()
+//   norm = clip_grad_norm_(params, clip or inf)
+//   loss or norm non-finite ? drop the gradients (policy skip; abort after max_in_a_row)
+//                           : opt.step()
+//   opt.zero_grad(); step += 1
+//   every log_interval: spdlog line + metrics.jsonl record (+ progress line on a terminal)
+//   every eval_interval and at the end: task.evaluate(eval_split) in eval mode under no-grad;
+//     a new lowest loss rewrites checkpoints/best/
+//   every checkpoint.interval and at the end: checkpoints/step-N/, then `latest`
+//   a SIGTERM / SIGUSR1 (signals.h): checkpoint and return Stopped
+//
+// A skipped step still counts (the schedule and the data move on; the optimizer's own step
+// count does not). Resuming restores parameters, buffers, optimizer state, the run's Generator,
+// the task's data position, the step, the best validation loss, the non-finite counters and the
+// log accumulators, so N steps + resume + N steps reproduces 2N straight steps bit for bit.
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "core/optim/optimizer.h"
+#include "core/optim/scheduler.h"
+#include "core/random/generator.h"
+#include "core/train/checkpoint.h"
+#include "core/train/metrics.h"
+#include "core/train/task.h"
+#include "core/train/train_config.h"
+
+namespace ff::train {
+
+// Exit codes of fourierformer-train (documented in docs/training.md).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;      // a bug or an environment failure
+inline constexpr int kExitUserError = 2;  // bad config, command line, data or checkpoint
+inline constexpr int kExitStopped = 3;    // SIGTERM/SIGUSR1: checkpoint saved; resume with --resume
+inline constexpr int kExitDiverged = 4;   // non-finite loss/gradient limit reached
+
+// Thrown when the non-finite policy gives up; the message names the step.
+class TrainingDiverged : public Error {
+ public:
+  using Error::Error;
+};
+
+enum class TrainOutcome { Finished, Stopped };
+
+// One optimizer step, as tests and hooks see it.
+struct StepRecord {
+  int64_t step = 0;  // 1 for the first step
+  double loss = 0;   // mean over the micro-batches
+  double grad_norm = 0;
+  double lr = 0;
+  bool skipped = false;  // non-finite: no update
+};
+
+struct TrainerOptions {
+  // Resume: from this checkpoint (resolve_checkpoint rules), or when empty from
+  // <work_dir>/checkpoints/latest if there is one (else start fresh).
+  bool resume = false;
+  std::filesystem::path resume_from;
+  bool progress = false;                           // draw the progress line (a terminal)
+  std::string version;                             // written into trainer.json
+  std::function<void(const StepRecord&)> on_step;  // after every step
+};
+
+class Trainer {
+ public:
+  // resolved_config: the run's resolved config (Document::resolved), saved with checkpoints.
+  // gen must be the Generator the task draws from.
+  Trainer(const TrainConfig& cfg, Task& task, Generator& gen, nlohmann::ordered_json resolved_config,
+          TrainerOptions options = {});
+  ~Trainer();
+
+  // Trains to max_steps (or until a stop signal). Throws TrainingDiverged, ff::UserError (a bad
+  // resume checkpoint, bad data), ff::Error.
+  TrainOutcome run();
+
+  int64_t step() const { return step_; }
+  int64_t total_steps() const { return total_steps_; }
+  optim::Optimizer& optimizer() { return *optimizer_; }
+  std::optional<double> best_loss() const;
+  // Writes checkpoints/step-N (+ latest); returns its directory.
+  std::filesystem::path save_checkpoint();
+  // Restores everything from a checkpoint directory.
+  void load_checkpoint(const std::filesystem::path& dir);
+
+ private:
+  void train_step();
+  void evaluate();
+  void log_train_record();
+  CheckpointData checkpoint_data() const;
+  NamedTensors model_tensors() const;
+  void info(const std::string& message);
+
+  TrainConfig cfg_;
+  Task& task_;
+  Generator& gen_;
+  nlohmann::ordered_json resolved_config_;
+  std::string config_yaml_;
+  TrainerOptions options_;
+  std::unique_ptr<optim::Optimizer> optimizer_;
+  std::unique_ptr<optim::LrSchedule> schedule_;
+  std::vector<Tensor> params_;
+  CheckpointManager checkpoints_;
+  MetricsWriter metrics_;
+  ProgressLine progress_;
+
+  int64_t step_ = 0;
+  int64_t total_steps_ = 0;
+  int64_t steps_per_epoch_ = 0;
+  double best_loss_ = std::numeric_limits<double>::infinity();
+  int64_t best_step_ = -1;
+  int64_t nonfinite_total_ = 0;
+  int64_t nonfinite_in_a_row_ = 0;
+  int64_t last_eval_step_ = -1, last_checkpoint_step_ = -1;
+  // Since the last log line (saved in checkpoints so a resumed run logs the same means).
+  struct Window {
+    double loss_sum = 0, grad_norm_sum = 0, units = 0, seconds = 0;
+    int64_t steps = 0, finite_steps = 0, skipped = 0;
+  } window_;
+  double last_lr_ = 0;
+  double step_seconds_ema_ = 0;
+};
+
+// "auto" -> cuda:0 when a GPU is usable, else cpu; anything else as parse_device.
+Device resolve_device(const std::string& name);
+
+}  // namespace ff::train
