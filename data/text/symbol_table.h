@@ -32,12 +32,16 @@ class SymbolTable {
   const std::vector<uint64_t>& offsets() const { return offsets_; }
 
  private:
-  // id + 1 (0: empty) and the high half of the hash, to skip most string compares.
+  // A symbol's first 8 bytes (zero-padded) and length are kept in its slot, so most lookups
+  // of short words touch one cache line and never the arena.
   struct Slot {
-    uint32_t id_plus_one = 0;
-    uint32_t tag = 0;
+    uint64_t prefix = 0;
+    uint32_t id_plus_one = 0;  // 0: empty
+    uint32_t length = 0;
   };
-  size_t probe(std::string_view s, uint64_t h) const;  // slot holding s, or the empty one
+  static uint64_t prefix_of(std::string_view s);
+  bool slot_holds(const Slot& slot, std::string_view s, uint64_t prefix) const;
+  size_t probe(std::string_view s, uint64_t h, uint64_t prefix) const;  // s's slot or an empty one
   void rehash(size_t slot_count);
 
   std::string arena_;

@@ -1,0 +1,53 @@
+// Timing of corpus loading, run on demand (hidden tag, not part of the test suite):
+//
+//   scripts/data/make-synthetic-corpus.py /tmp/ff-synthetic --mb 100
+//   FF_CORPUS_BENCH_DIR=/tmp/ff-synthetic build/tests/ff_tests_data "[.bench]"
+//
+// Prints the time to tokenise and write the cache, and to load from the cache with and
+// without content verification. Asserts only that the three loads agree.
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "data/text/text_corpus.h"
+
+using namespace ff::data;
+
+TEST_CASE("corpus load timing on FF_CORPUS_BENCH_DIR", "[.bench][data]") {
+  const char* dir = std::getenv("FF_CORPUS_BENCH_DIR");
+  if (!dir) {
+    std::cout << "FF_SKIP: set FF_CORPUS_BENCH_DIR to a corpus directory" << std::endl;
+    return;
+  }
+  std::filesystem::remove(std::filesystem::path(dir) / TextCorpus::kCacheFileName);
+  const TextCorpus built = TextCorpus::load(dir);
+  REQUIRE_FALSE(built.load_info().from_cache);
+  const TextCorpus cached = TextCorpus::load(dir);
+  REQUIRE(cached.load_info().from_cache);
+  TextCorpusOptions quick;
+  quick.verify_content = false;
+  const TextCorpus cached_quick = TextCorpus::load(dir, quick);
+  REQUIRE(cached_quick.load_info().from_cache);
+
+  size_t bytes = 0, tokens = 0;
+  for (Split s : kAllSplits) {
+    bytes += std::filesystem::file_size(built.source_path(s));
+    tokens += built.ids(s).size();
+    REQUIRE(cached.ids(s).size() == built.ids(s).size());
+    REQUIRE(std::equal(cached.ids(s).begin(), cached.ids(s).end(), built.ids(s).begin()));
+    REQUIRE(std::equal(cached_quick.ids(s).begin(), cached_quick.ids(s).end(), built.ids(s).begin()));
+  }
+  const double build_s = built.load_info().seconds;
+  std::cout << fmt::format(
+      "{}: {:.1f} MB of text, {} tokens, vocabulary {}\n"
+      "  tokenise + write cache: {:.2f} s ({:.1f} MB/s, {:.1f} M tokens/s)\n"
+      "  load cache, verifying text hashes: {:.2f} s\n"
+      "  load cache, size + mtime only:     {:.2f} s\n",
+      dir, bytes / 1e6, tokens, built.vocab().size(), build_s, bytes / 1e6 / build_s, tokens / 1e6 / build_s,
+      cached.load_info().seconds, cached_quick.load_info().seconds);
+}
