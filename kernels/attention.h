@@ -109,7 +109,8 @@ void attention_backward(const AttentionBackwardParams<T>& params);
 namespace cuda {
 // All pointers on the current device; fp32 storage and accumulation. Head dims 16, 32, 48,
 // 64 are exact fast paths; any other D up to 256 runs zero-padded to the next supported size.
-// No host synchronisation; the backward zero-fills dq, dk, dv itself.
+// No host synchronisation; the backward writes every element of dq, dk and dv (no zero-fill
+// needed) and adds to dR with atomics.
 void attention_forward(const AttentionParams<float>& params, cudaStream_t stream);
 void attention_backward(const AttentionBackwardParams<float>& params, cudaStream_t stream);
 }  // namespace cuda
