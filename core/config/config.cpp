@@ -326,15 +326,19 @@ std::string nearest_name(std::string_view name, const std::vector<std::string>& 
     if (key < best_typo) best_typo = key, best = c;
   }
   if (!best.empty()) return best;
-  // Else shared words ("lr_warmup" and "warmup_steps" share "warmup"): most shared letters,
+  // Else shared words ("lr_warmup" and "warmup_steps" share "warmup"; a word may carry a typo): most shared letters,
   // then the same section, then fewest edits.
   const std::vector<std::string> mine = words(leaf);
   std::tuple<int64_t, bool, size_t> best_words{0, true, SIZE_MAX};
   for (const std::string& c : candidates) {
     int64_t shared = 0;
     std::vector<std::string> theirs = words(leaf_of(c));
-    for (const std::string& w : mine)
-      if (std::find(theirs.begin(), theirs.end(), w) != theirs.end()) shared += static_cast<int64_t>(w.size());
+    for (const std::string& w : mine) {
+      // A word counts when spelled nearly the same ("warmpu" for "warmup").
+      const size_t limit = w.size() >= 4 ? w.size() / 4 : 0;
+      if (std::any_of(theirs.begin(), theirs.end(), [&](const std::string& t) { return edit_distance(w, t) <= limit; }))
+        shared += static_cast<int64_t>(w.size());
+    }
     if (shared < 2) continue;
     std::tuple<int64_t, bool, size_t> key{-shared, parent_of(c) != parent, edit_distance(leaf, leaf_of(c))};
     if (best.empty() || key < best_words) best_words = key, best = c;

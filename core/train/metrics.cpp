@@ -38,9 +38,12 @@ void MetricsWriter::write(const nlohmann::ordered_json& record) {
 
 bool ProgressLine::stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
 
-void ProgressLine::show(const std::string& text) {
+void ProgressLine::show(const std::string& text, bool force) {
   if (!enabled_) return;
   text_ = text;
+  const auto now = std::chrono::steady_clock::now();
+  if (!force && shown_ && now - last_draw_ < std::chrono::milliseconds(100)) return;
+  last_draw_ = now;
   std::fprintf(stderr, "\r\033[K%s", text_.c_str());
   std::fflush(stderr);
   shown_ = true;
@@ -54,7 +57,7 @@ void ProgressLine::clear() {
 }
 
 void ProgressLine::redraw() {
-  if (enabled_ && !text_.empty()) show(text_);
+  if (enabled_ && !text_.empty()) show(text_, /*force=*/true);
 }
 
 std::string format_duration(double seconds) {

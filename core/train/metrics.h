@@ -2,6 +2,7 @@
 // What a run writes as it goes: metrics.jsonl (one JSON object per line, flushed line by line)
 // and, on a terminal, a progress line redrawn in place under the spdlog output.
 
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -30,7 +31,8 @@ class ProgressLine {
   explicit ProgressLine(bool enabled) : enabled_(enabled) {}
   static bool stderr_is_terminal();
   bool enabled() const { return enabled_; }
-  void show(const std::string& text);
+  // Draws text, at most ~10 times a second unless forced (the text is kept for redraw()).
+  void show(const std::string& text, bool force = false);
   // Erases the line (before other output), and redraws it after.
   void clear();
   void redraw();
@@ -39,6 +41,7 @@ class ProgressLine {
   bool enabled_;
   bool shown_ = false;
   std::string text_;
+  std::chrono::steady_clock::time_point last_draw_{};
 };
 
 // "3h12m", "4m05s", "12s".

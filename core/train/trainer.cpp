@@ -166,7 +166,7 @@ void Trainer::train_step() {
     for (const auto& [k, v] : task_.loss_metrics(loss)) text += fmt::format(" | {} {:.2f}", k, v);
     text += fmt::format(" | {} {}/s | lr {:.2e} | ETA {}", format_count(units / seconds), task_.unit(), lr,
                         format_duration(step_seconds_ema_ * static_cast<double>(total_steps_ - step_)));
-    progress_.show(text);
+    progress_.show(text, /*force=*/step_ == total_steps_);
   }
   if (options_.on_step)
     options_.on_step({.step = step_, .loss = loss, .grad_norm = norm, .lr = lr, .skipped = !finite});

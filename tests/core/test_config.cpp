@@ -247,4 +247,5 @@ TEST_CASE("edit_distance and nearest_name", "[config]") {
   CHECK(config::nearest_name("a.zzz", {"a.lr", "a.eps"}) == "");
   CHECK(config::nearest_name("a.lr", {"b.lr", "a.lr2"}) == "b.lr");  // exact leaf in another section
   CHECK(config::nearest_name("a.lr", {"b.lr", "a.lr"}) == "a.lr");
+  CHECK(config::nearest_name("t.lr_warmpu", {"t.o.lr", "t.s.warmup_steps"}) == "t.s.warmup_steps");
 }

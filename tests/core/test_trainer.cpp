@@ -404,6 +404,21 @@ TEST_CASE("The train app: SIGTERM saves and exits 3, --resume finishes, errors e
     if (r["type"] == "train") train_steps.push_back(r["step"]);
   CHECK(train_steps == std::vector<int64_t>{4, 8, 12});
 
+  // fourierformer-eval's shell: the checkpoint's config and weights give the trainer's last eval.
+  double last_eval = NAN;
+  for (const auto& r : read_jsonl(work / "metrics.jsonl"))
+    if (r["type"] == "eval") last_eval = r["loss"];
+  EvalRunOptions eval;
+  eval.checkpoint = work;
+  eval.splits = {"valid"};
+  eval.json_out = dir / "eval.json";
+  CHECK(run_evaluation(eval, toy_factory()) == kExitOk);
+  const auto results = nlohmann::json::parse(data::testing::read_file(dir / "eval.json"));
+  CHECK(results["step"] == 12);
+  CHECK(results["splits"]["valid"]["loss"].get<double>() == last_eval);
+  eval.overrides = {"model.hidden=8"};  // weights of the wrong shape: exit 2
+  CHECK(run_evaluation(eval, toy_factory()) == kExitUserError);
+
   // A named checkpoint that is missing or corrupt is exit 2, never a fresh start.
   options.resume_from = (dir / "nowhere").string();
   CHECK(run_training(options, toy_factory()) == kExitUserError);
