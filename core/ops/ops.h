@@ -11,3 +11,7 @@
 #include "core/ops/dropout.h"
 #include "core/tensor/tensor.h"
 #include "core/random/generator.h"
+#include "core/ops/attention.h"
+#include "core/ops/linalg.h"
+#include "core/ops/embedding.h"
+#include "core/ops/conv.h"
