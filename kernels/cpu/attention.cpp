@@ -21,6 +21,11 @@ namespace am = attention_math;
 
 constexpr int kKeyTile = 128;  // keys per online-softmax step
 constexpr int kGroup = 4;      // sinc factors multiplied before one division and one log
+// Key loops run over a multiple of kLanes (padded keys are zero and masked), so no scalar
+// remainder loop ever runs.
+constexpr int kLanes = 16;
+
+inline int round_up_lanes(int n) { return (n + kLanes - 1) / kLanes * kLanes; }
 
 // sin and cos of n values (per-token work, vectorised for float).
 inline void sincos_row(const float* x, int n, float* s, float* c) {
@@ -65,10 +70,10 @@ class DotScore {
 
   // Keys [0, n) of one head, (n, D) rows with the given token stride.
   void set_keys(const T* k, std::int64_t token_stride, int n) {
-    nk_ = n;
-    kT_.resize(std::size_t(D_) * n);
+    nk_ = round_up_lanes(n);
+    kT_.assign(std::size_t(D_) * nk_, T(0));
     for (int j = 0; j < n; ++j)
-      for (int d = 0; d < D_; ++d) kT_[std::size_t(d) * n + j] = k[j * token_stride + d];
+      for (int d = 0; d < D_; ++d) kT_[std::size_t(d) * nk_ + j] = k[j * token_stride + d];
   }
   void set_query(const T* q) { std::copy(q, q + D_, q_.begin()); }
 
@@ -125,20 +130,20 @@ class FourierScore {
   T log_eps() const { return log_eps_; }
 
   void set_keys(const T* k, std::int64_t token_stride, int n) {
-    nk_ = n;
-    const std::size_t size = std::size_t(D_) * n;
-    kr_.resize(size);
-    ks_.resize(size);
-    kc_.resize(size);
+    nk_ = round_up_lanes(n);
+    const std::size_t size = std::size_t(D_) * nk_;
+    kr_.assign(size, T(0));  // padded keys: k = 0, sin = 0, cos = 1 (finite everywhere)
+    ks_.assign(size, T(0));
+    kc_.assign(size, T(1));
     std::vector<T> s(D_), c(D_);
     for (int j = 0; j < n; ++j) {
       const T* kj = k + j * token_stride;
       for (int d = 0; d < D_; ++d) tmp_[d] = R_[d] * kj[d];
       sincos_row(tmp_.data(), D_, s.data(), c.data());
       for (int d = 0; d < D_; ++d) {
-        kr_[std::size_t(d) * n + j] = kj[d];
-        ks_[std::size_t(d) * n + j] = s[d];
-        kc_[std::size_t(d) * n + j] = c[d];
+        kr_[std::size_t(d) * nk_ + j] = kj[d];
+        ks_[std::size_t(d) * nk_ + j] = s[d];
+        kc_[std::size_t(d) * nk_ + j] = c[d];
       }
     }
   }
@@ -249,10 +254,13 @@ struct HeadBuffers {
 
   HeadBuffers(int D) : s(kKeyTile), w(kKeyTile), dp(kKeyTile), acc(D), dq_acc(D), dR_acc(D) {}
 
+  int stride = 0;  // of the [D][.] arrays: keys rounded up to kLanes, padding 0
+
   void set_values(const T* v, std::int64_t token_stride, int n, int D) {
-    vT.resize(std::size_t(D) * n);
+    stride = round_up_lanes(n);
+    vT.assign(std::size_t(D) * stride, T(0));
     for (int j = 0; j < n; ++j)
-      for (int d = 0; d < D; ++d) vT[std::size_t(d) * n + j] = v[j * token_stride + d];
+      for (int d = 0; d < D; ++d) vT[std::size_t(d) * stride + j] = v[j * token_stride + d];
   }
 };
 
@@ -277,10 +285,14 @@ void forward_rows(const AttentionParams<T>& p, int b, int h, int i0, int i1, Sco
     auto state = am::softmax_init(score.log_eps());
     std::fill(acc, acc + D, T(0));
     for (int j0 = 0; j0 < limit; j0 += kKeyTile) {
-      const int n = std::min(kKeyTile, limit - j0);
+      const int n_real = std::min(kKeyTile, limit - j0);
+      const int n = round_up_lanes(n_real);
       score.scores(j0, n, s);
       T tile_max = am::neg_inf<T>();
-      for (int jj = 0; jj < n; ++jj) tile_max = std::max(tile_max, s[jj]);
+      for (int jj = 0; jj < n; ++jj) {
+        s[jj] = jj < n_real ? s[jj] : am::neg_inf<T>();
+        tile_max = std::max(tile_max, s[jj]);
+      }
       const T alpha = am::softmax_rescale(state, std::max(state.m, tile_max));
       const T ref = am::softmax_ref(state.m);
       T sum = 0;
@@ -291,7 +303,7 @@ void forward_rows(const AttentionParams<T>& p, int b, int h, int i0, int i1, Sco
       }
       state.l += sum;
       for (int d = 0; d < D; ++d) {
-        const T* __restrict vd = buf.vT.data() + std::size_t(d) * nk + j0;
+        const T* __restrict vd = buf.vT.data() + std::size_t(d) * buf.stride + j0;
         T a = 0;
 #pragma omp simd reduction(+ : a)
         for (int jj = 0; jj < n; ++jj) a += w[jj] * vd[jj];
@@ -308,7 +320,7 @@ void forward_rows(const AttentionParams<T>& p, int b, int h, int i0, int i1, Sco
       T* pi = p.probs + ((std::int64_t(b) * p.H + h) * p.Nq + i) * p.Nk;
       for (int j0 = 0; j0 < limit; j0 += kKeyTile) {
         const int n = std::min(kKeyTile, limit - j0);
-        score.scores(j0, n, s);
+        score.scores(j0, round_up_lanes(n), s);
         for (int jj = 0; jj < n; ++jj) pi[j0 + jj] = am::softmax_weight(s[jj], row_lse);
       }
       std::fill(pi + std::max(limit, 0), pi + p.Nk, T(0));
@@ -332,8 +344,9 @@ void backward_head(const AttentionBackwardParams<T>& bp, int b, int h, Score& sc
 
   score.set_keys(head_ptr(p.k, p.k_strides, b, h), p.k_strides.token, Nk);
   buf.set_values(head_ptr(p.v, p.v_strides, b, h), p.v_strides.token, Nk, D);
-  buf.dkT.assign(std::size_t(D) * Nk, T(0));
-  buf.dvT.assign(std::size_t(D) * Nk, T(0));
+  const int stride = buf.stride;
+  buf.dkT.assign(std::size_t(D) * stride, T(0));
+  buf.dvT.assign(std::size_t(D) * stride, T(0));
   std::fill(buf.dR_acc.begin(), buf.dR_acc.end(), T(0));
   T* __restrict s = buf.s.data();
   T* __restrict w = buf.w.data();
@@ -351,17 +364,19 @@ void backward_head(const AttentionBackwardParams<T>& bp, int b, int h, Score& sc
     for (int d = 0; d < D; ++d) delta += gi[d] * oi[d];
     std::fill(dq_acc, dq_acc + D, T(0));
     for (int j0 = 0; j0 < limit; j0 += kKeyTile) {
-      const int n = std::min(kKeyTile, limit - j0);
+      const int n_real = std::min(kKeyTile, limit - j0);
+      const int n = round_up_lanes(n_real);
       score.scores(j0, n, s);
 #pragma omp simd
       for (int jj = 0; jj < n; ++jj) {
-        w[jj] = am::softmax_weight(s[jj], row_lse);
+        const T weight = am::softmax_weight(s[jj], row_lse);
+        w[jj] = jj < n_real ? weight : T(0);
         dp[jj] = 0;
       }
       for (int d = 0; d < D; ++d) {
         const T gd = gi[d];
-        const T* __restrict vd = buf.vT.data() + std::size_t(d) * Nk + j0;
-        T* __restrict dvd = buf.dvT.data() + std::size_t(d) * Nk + j0;
+        const T* __restrict vd = buf.vT.data() + std::size_t(d) * stride + j0;
+        T* __restrict dvd = buf.dvT.data() + std::size_t(d) * stride + j0;
 #pragma omp simd
         for (int jj = 0; jj < n; ++jj) {
           dp[jj] += gd * vd[jj];
@@ -379,8 +394,8 @@ void backward_head(const AttentionBackwardParams<T>& bp, int b, int h, Score& sc
     T* dkj = dk + j * bp.dk_strides.token;
     T* dvj = dv + j * bp.dv_strides.token;
     for (int d = 0; d < D; ++d) {
-      dkj[d] = score.dk_factor(d) * buf.dkT[std::size_t(d) * Nk + j];
-      dvj[d] = buf.dvT[std::size_t(d) * Nk + j];
+      dkj[d] = score.dk_factor(d) * buf.dkT[std::size_t(d) * stride + j];
+      dvj[d] = buf.dvT[std::size_t(d) * stride + j];
     }
   }
   score.finish_dR(buf.dR_acc.data(), dR_head);
