@@ -1,0 +1,215 @@
+// fourierformer-bench: speed and memory of the framework's pieces, measured the same way every
+// time (median of repeats after warm-up; device synchronisation around each repeat on CUDA),
+// printed as a table and, with --json, written as JSON.
+//
+//   fourierformer-bench attention --kind fourier --shape 48,8,256,256,16 --causal
+//   fourierformer-bench attention --shapes paper --device cuda --json out.json
+
+#include <CLI/CLI.hpp>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core/ops/ops.h"
+#include "core/train/run.h"
+#include "kernels/device_query.h"
+
+#ifdef FF_WITH_CUDA
+#include "core/cuda/context.h"
+#endif
+
+namespace {
+
+using namespace ff;
+using json = nlohmann::json;
+
+struct AttentionCase {
+  std::string name;
+  std::string kind;  // softmax | fourier
+  int64_t B, H, Nq, Nk, D;
+  bool causal;
+};
+
+// The paper's shapes: LM small and medium (causal), DeiT-tiny (no mask), each kind.
+std::vector<AttentionCase> paper_cases() {
+  std::vector<AttentionCase> cases;
+  for (std::string kind : {"fourier", "softmax"}) {
+    cases.push_back({"lm-small", kind, 48, 8, 256, 256, 16, true});
+    cases.push_back({"lm-medium", kind, 28, 8, 384, 384, 32, true});
+    cases.push_back({"deit-tiny", kind, 256, 3, 197, 197, 64, false});
+  }
+  return cases;
+}
+
+void synchronize(Device device) {
+#ifdef FF_WITH_CUDA
+  if (device.is_cuda()) cuda::synchronize(device.index);
+#else
+  (void)device;
+#endif
+}
+
+// Median wall time in seconds of fn over `repeats` runs after `warmup` runs.
+template <typename Fn>
+double median_seconds(Device device, int warmup, int repeats, Fn&& fn) {
+  for (int i = 0; i < warmup; ++i) fn();
+  synchronize(device);
+  std::vector<double> times;
+  for (int i = 0; i < repeats; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    fn();
+    synchronize(device);
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
+json bench_attention(const AttentionCase& c, Device device, int warmup, int repeats) {
+  Generator gen(1234);
+  // Inputs at the LM's realistic scale (DESIGN.md: entries with std ~0.25).
+  auto make = [&](int64_t n) {
+    Tensor t = Tensor::empty({c.B, n, c.H, c.D}, DType::F32, device);
+    normal_(t, 0.0, 0.25, gen);
+    return t.set_requires_grad(true);
+  };
+  Tensor q = make(c.Nq), k = make(c.Nk), v = make(c.Nk);
+  AttentionOptions options;
+  options.causal = c.causal;
+  if (c.kind == "fourier") {
+    options.score = kernels::AttentionScore::Fourier;
+    options.R = Tensor::full({1}, 2.0, DType::F32, device).set_requires_grad(true);
+  }
+  auto bhnd = [](const Tensor& x) { return permute(x, {0, 2, 1, 3}); };
+  Tensor grad_out = Tensor::ones({c.B, c.H, c.Nq, c.D}, DType::F32, device);
+
+  auto forward = [&] {
+    NoGradGuard no_grad;
+    attention(bhnd(q), bhnd(k), bhnd(v), options);
+  };
+  auto forward_backward = [&] {
+    Tensor out = attention(bhnd(q), bhnd(k), bhnd(v), options);
+    out.backward(grad_out);
+  };
+  double fwd = median_seconds(device, warmup, repeats, forward);
+  double fwd_bwd = median_seconds(device, warmup, repeats, forward_backward);
+
+  // Peak memory above what the inputs hold, during one forward+backward.
+  synchronize(device);
+  size_t base = memory_stats(device).current;
+  reset_peak_memory(device);
+  forward_backward();
+  synchronize(device);
+  size_t peak_extra = memory_stats(device).peak - base;
+
+  // (query, key) pairs that are scored: causal skips the upper triangle.
+  double pairs = double(c.B) * c.H * c.Nq * c.Nk;
+  if (c.causal) pairs = double(c.B) * c.H * (double(c.Nq) * (c.Nq + 1) / 2 + double(c.Nq) * (c.Nk - c.Nq));
+  json r = {{"name", c.name}, {"kind", c.kind}, {"device", device.str()},
+            {"shape", {c.B, c.H, c.Nq, c.Nk, c.D}}, {"causal", c.causal},
+            {"forward_ms", fwd * 1e3}, {"forward_backward_ms", fwd_bwd * 1e3},
+            {"peak_extra_bytes", peak_extra}};
+  if (c.kind == "softmax") {
+    // 2 GEMM-like products forward (QK^T, PV), 5 backward: 4*D and 10*D flops per pair.
+    r["forward_tflops"] = 4.0 * c.D * pairs / fwd / 1e12;
+    r["forward_backward_tflops"] = 14.0 * c.D * pairs / fwd_bwd / 1e12;
+  } else {
+    // The Fourier score is elementwise work: (query, key, dim) triples per second.
+    r["forward_gtriples_per_s"] = c.D * pairs / fwd / 1e9;
+  }
+  return r;
+}
+
+std::vector<int64_t> parse_shape(const std::string& text) {
+  std::vector<int64_t> dims;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      dims.push_back(std::stoll(item));
+    } catch (const std::exception&) {
+      throw UserError(fmt::format("--shape '{}': expected B,H,Nq,Nk,D (5 integers)", text));
+    }
+  }
+  FF_USER_CHECK(dims.size() == 5, "--shape '{}': expected B,H,Nq,Nk,D (5 integers)", text);
+  return dims;
+}
+
+void print_table(const json& rows) {
+  std::printf("%-10s %-8s %-7s %-26s %-6s %12s %14s %14s\n", "case", "kind", "device", "shape (B,H,Nq,Nk,D)",
+              "causal", "fwd ms", "fwd+bwd ms", "peak extra MB");
+  for (const json& r : rows) {
+    auto s = r["shape"];
+    std::string shape = fmt::format("{}x{}x{}x{}x{}", s[0].get<int64_t>(), s[1].get<int64_t>(), s[2].get<int64_t>(),
+                                    s[3].get<int64_t>(), s[4].get<int64_t>());
+    std::printf("%-10s %-8s %-7s %-26s %-6s %12.2f %14.2f %14.1f\n", r["name"].get<std::string>().c_str(),
+                r["kind"].get<std::string>().c_str(), r["device"].get<std::string>().c_str(), shape.c_str(),
+                r["causal"].get<bool>() ? "yes" : "no", r["forward_ms"].get<double>(),
+                r["forward_backward_ms"].get<double>(), r["peak_extra_bytes"].get<double>() / 1e6);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("Benchmarks FourierFormer's kernels and training.", "fourierformer-bench");
+  app.require_subcommand(1);
+  std::string json_path, device_name = "cpu";
+  int warmup = 2, repeats = 5, threads = 0;
+  app.add_option("--json", json_path, "Also write the results as JSON to this file");
+  app.add_option("--device", device_name, "cpu, cuda or cuda:N");
+  app.add_option("--warmup", warmup, "Untimed runs first")->check(CLI::Range(0, 1000));
+  app.add_option("--repeats", repeats, "Timed runs (the median is reported)")->check(CLI::Range(1, 1000));
+  app.add_option("--threads", threads, "CPU threads (default: OpenMP's default)")->check(CLI::Range(0, 1024));
+
+  auto* attn = app.add_subcommand("attention", "Fused attention forward and forward+backward");
+  std::string kind = "fourier", shape_text = "48,8,256,256,16", shapes;
+  bool causal = false;
+  attn->add_option("--kind", kind, "softmax or fourier")->check(CLI::IsMember({"softmax", "fourier"}));
+  attn->add_option("--shape", shape_text, "B,H,Nq,Nk,D");
+  attn->add_flag("--causal", causal, "Causal mask");
+  attn->add_option("--shapes", shapes, "'paper': the paper's LM-small, LM-medium and DeiT-tiny shapes, both kinds")
+      ->check(CLI::IsMember({"paper"}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return e.get_exit_code() == 0 ? app.exit(e) : (std::fprintf(stderr, "fourierformer-bench: error: %s\n", e.what()), 2);
+  }
+
+  try {
+    if (threads > 0) omp_set_num_threads(threads);
+    Device device = parse_device(device_name);
+    FF_USER_CHECK(device.is_cpu() || kernels::cuda_device_count() > device.index, "--device {}: no such GPU ({})",
+                  device_name, kernels::cuda_unavailable_reason());
+    json rows = json::array();
+    std::vector<AttentionCase> cases;
+    if (shapes == "paper") {
+      cases = paper_cases();
+    } else {
+      auto d = parse_shape(shape_text);
+      cases.push_back({"custom", kind, d[0], d[1], d[2], d[3], d[4], causal});
+    }
+    for (const auto& c : cases) rows.push_back(bench_attention(c, device, warmup, repeats));
+    print_table(rows);
+    json report = {{"benchmark", "attention"}, {"version", train::version_string()}, {"threads", omp_get_max_threads()},
+                   {"cuda", kernels::cuda_device_count() > 0 ? "available" : kernels::cuda_unavailable_reason()},
+                   {"results", rows}};
+    if (!json_path.empty()) {
+      std::ofstream out(json_path);
+      FF_USER_CHECK(out.good(), "--json {}: cannot write", json_path);
+      out << report.dump(2) << "\n";
+    }
+  } catch (const UserError& e) {
+    std::fprintf(stderr, "fourierformer-bench: error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

@@ -1,0 +1,53 @@
+#pragma once
+// Multi-head attention with a softmax or a Fourier score (the paper's attention), selected by
+// config. Projections as in the reference Transformer-XL code: q from the segment, k and v
+// from [memory, segment] through one fused projection.
+//
+//   x: (B, T, d_model)   memory: (B, M, d_model) or undefined   ->   (B, T, d_model)
+//
+// Parameters (checkpoint keys below the module's name):
+//   q_net.weight  (H*Dh, d_model)     kv_net.weight (2*H*Dh, d_model): k rows, then v rows
+//   o_net.weight  (d_model, H*Dh)     [.bias of each when `bias`]
+//   R             (1) or (Dh)         Fourier only: the learnable scale of the sinc argument
+
+#include <memory>
+#include <string>
+
+#include "core/nn/linear.h"
+#include "core/nn/module.h"
+#include "core/ops/attention.h"
+
+namespace ff::models {
+
+struct AttentionConfig {
+  std::string kind = "softmax";  // softmax | fourier
+  int p = 4;                     // Fourier: even power of sinc
+  double eps = 1e-6;             // Fourier: the reference's denominator term
+  double R_init = 2.0;           // Fourier: initial R (2.0 for the LM, 1.0 for DeiT)
+  bool R_per_dim = false;        // Fourier: one R per head dimension instead of one per layer
+};
+
+// Checks kind/p/eps/R_init; throws ff::UserError naming `where` (a config path) otherwise.
+void validate(const AttentionConfig& config, const std::string& where);
+
+class MultiHeadAttention : public nn::Module {
+ public:
+  MultiHeadAttention(int64_t d_model, int64_t n_head, int64_t d_head, const AttentionConfig& config, Generator& gen,
+                     bool bias = false, DType dtype = DType::F32);
+
+  // causal: query t sees memory and segment positions <= t. When `maps` is given, it receives
+  // the normalised attention weights (B, H, T, M + T), without gradient.
+  Tensor forward(const Tensor& x, const Tensor& memory, bool causal, Tensor* maps = nullptr);
+
+  bool is_fourier() const { return score_ == kernels::AttentionScore::Fourier; }
+
+  int64_t n_head, d_head;
+  std::shared_ptr<nn::Linear> q_net, kv_net, o_net;
+  Tensor R;  // Fourier only
+
+ private:
+  kernels::AttentionScore score_;
+  AttentionConfig config_;
+};
+
+}  // namespace ff::models
