@@ -1,0 +1,211 @@
+// fourierformer-train / fourierformer-eval on the language model, run as the user runs them
+// (the binaries under FF_BINARY_DIR/apps) on corpora the tests write.
+
+#include <sys/wait.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string output;  // stdout and stderr
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string("cd '") + FF_SOURCE_DIR + "' && " + args + " 2>&1";
+  Result r;
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  char buffer[4096];
+  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) r.output.append(buffer, n);
+  const int status = ::pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string app(const std::string& name) { return std::string(FF_BINARY_DIR) + "/apps/" + name; }
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("ff-lm-apps-" + std::to_string(::getpid())) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// Deterministic English-like text: sentences from a small grammar, one per line.
+std::string sentences(int n, uint64_t seed) {
+  const std::vector<std::string> subjects = {"the cat", "a dog", "the old man", "my sister", "the farmer", "a child"};
+  const std::vector<std::string> verbs = {"saw", "found", "liked", "carried", "painted", "followed"};
+  const std::vector<std::string> objects = {"the red ball", "a small house", "the river", "an apple", "the long road",
+                                            "the door"};
+  const std::vector<std::string> endings = {".", "in the morning .", "at night .", "near the town ."};
+  std::ostringstream out;
+  uint64_t s = seed;
+  auto pick = [&](const std::vector<std::string>& v) {
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return v[(s >> 33) % v.size()];
+  };
+  for (int i = 0; i < n; ++i) out << pick(subjects) << " " << pick(verbs) << " " << pick(objects) << " " << pick(endings) << "\n";
+  return out.str();
+}
+
+void write(const fs::path& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// A WikiText-layout corpus; `extra_types` distinct rare words appended to train (so the
+// vocabulary can exceed the paper's adaptive-softmax cutoffs).
+fs::path make_corpus(const std::string& name, int64_t extra_types = 0) {
+  const fs::path dir = fresh_dir(name);
+  std::string train = sentences(3000, 1);
+  std::ostringstream rare;
+  for (int64_t i = 0; i < extra_types; ++i) rare << "w" << i << ((i % 20 == 19) ? "\n" : " ");
+  write(dir / "train.txt", train + rare.str() + "\n");
+  write(dir / "valid.txt", sentences(300, 2));
+  write(dir / "test.txt", sentences(300, 3));
+  return dir;
+}
+
+std::vector<nlohmann::json> train_records(const fs::path& work_dir) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(work_dir / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (j["type"] == "train") out.push_back(j);
+  }
+  return out;
+}
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("apps: train and evaluate the tiny LM, text and JSON results", "[apps][lm]") {
+  const fs::path corpus = make_corpus("tiny-corpus");
+  const fs::path work = fresh_dir("tiny-run");
+  Result t = run(app("fourierformer-train") + " --config configs/tests/lm-tiny-fourier.yaml --no-progress --set data.path=" +
+                 corpus.string() + " --work-dir " + work.string());
+  INFO(t.output);
+  REQUIRE(t.code == 0);
+  CHECK(fs::exists(work / "checkpoints" / "latest"));
+  const auto records = train_records(work);
+  REQUIRE(records.size() == 10);
+  CHECK(records[0].contains("R.0"));
+  CHECK(records[0].contains("R.1"));
+  CHECK(records[0]["ppl"].get<double>() > 1.0);
+
+  const fs::path json = work / "eval.json";
+  Result e = run(app("fourierformer-eval") + " --checkpoint " + work.string() + " --split valid,test --json " +
+                 json.string());
+  INFO(e.output);
+  REQUIRE(e.code == 0);
+  CHECK(e.output.find("test: loss") != std::string::npos);
+  CHECK(e.output.find("ppl") != std::string::npos);
+  auto results = nlohmann::json::parse(read_bytes(json));
+  const double ppl = results["splits"]["test"]["ppl"].get<double>();
+  CHECK(ppl > 1.0);
+  CHECK(ppl < 200.0);  // 34 types: the model has learnt something
+
+  Result s = run(app("fourierformer-eval") + " --checkpoint " + work.string() +
+                 " --sliding-window --head-diversity --segments 3 --json " + json.string());
+  INFO(s.output);
+  REQUIRE(s.code == 0);
+  results = nlohmann::json::parse(read_bytes(json));
+  const auto& test = results["splits"]["test"];
+  CHECK(test["head_div_mean"].get<double>() > 0.0);
+  CHECK(test["head_div_segments"].get<double>() == 3.0);
+  // The sliding window scores every target of the stream exactly once.
+  const double stream_tokens = test["units"].get<double>();
+  CHECK(stream_tokens > 1000);
+  CHECK(test["ppl"].get<double>() < ppl * 1.5);
+}
+
+TEST_CASE("apps: LM resume is bit-exact (N steps + resume + N steps == 2N steps)", "[apps][lm]") {
+  const fs::path corpus = make_corpus("resume-corpus");
+  const std::string common = app("fourierformer-train") + " --config configs/tests/lm-tiny-softmax.yaml --no-progress" +
+                             " --set data.path=" + corpus.string() +
+                             " --set train.max_steps=8 --set train.checkpoint.interval=4 --set train.eval_interval=0";
+  const fs::path straight = fresh_dir("straight"), resumed = fresh_dir("resumed");
+  Result a = run(common + " --work-dir " + straight.string());
+  INFO(a.output);
+  REQUIRE(a.code == 0);
+  Result b = run(common + " --work-dir " + resumed.string() + " --resume " +
+                 (straight / "checkpoints" / "step-000004").string());
+  INFO(b.output);
+  REQUIRE(b.code == 0);
+  const auto ra = train_records(straight), rb = train_records(resumed);
+  REQUIRE(ra.size() == 8);
+  REQUIRE(rb.size() == 4);
+  for (size_t i = 0; i < 4; ++i) {
+    CHECK(rb[i]["step"] == ra[i + 4]["step"]);
+    CHECK(rb[i]["loss"].get<double>() == ra[i + 4]["loss"].get<double>());
+    CHECK(rb[i]["grad_norm"].get<double>() == ra[i + 4]["grad_norm"].get<double>());
+  }
+  CHECK(read_bytes(straight / "checkpoints" / "step-000008" / "model.safetensors") ==
+        read_bytes(resumed / "checkpoints" / "step-000008" / "model.safetensors"));
+}
+
+TEST_CASE("apps: the paper's four LM configs parse and train a step", "[apps][lm][paper-configs]") {
+  // A corpus with more types than the paper's last cutoff (200000), so the adaptive softmax
+  // keeps its three tail clusters; only the data shrinks. On a CPU a step of the full batch
+  // (96 x 256 or 56 x 384 tokens) takes minutes, so batch_size and tgt_len shrink too. The
+  // 200k-row embedding (plus Adam state and the checkpoint) makes each run a few seconds.
+  const fs::path corpus = make_corpus("paper-corpus", 200100);
+  for (const std::string name : {"wt103-small-softmax", "wt103-small-fourier", "wt103-medium-softmax", "wt103-medium-fourier"}) {
+    const fs::path work = fresh_dir(name);
+    Result r = run(app("fourierformer-train") + " --config configs/lm/" + name + ".yaml --no-progress --set device=cpu" +
+                   " --set data.path=" + corpus.string() + " --set data.batch_size=2 --set data.tgt_len=16" +
+                   " --set eval.tgt_len=16 --set train.max_steps=1 --set train.log_interval=1" +
+                   " --set train.eval_max_batches=1 --set train.checkpoint.interval=0 --set train.checkpoint.keep_best=false" +
+                   " --work-dir " + work.string());
+    INFO(name << "\n" << r.output);
+    REQUIRE(r.code == 0);
+    CHECK(r.output.find("16 layers") != std::string::npos);
+    const auto records = train_records(work);
+    REQUIRE(records.size() == 1);
+    CHECK(records[0]["loss"].get<double>() > 11.0);  // about log(200k types) at init
+    CHECK(records[0]["loss"].get<double>() < 13.0);
+    fs::remove_all(work);
+  }
+}
+
+TEST_CASE("apps: LM config errors stop with one line and exit code 2", "[apps][lm][config]") {
+  const fs::path corpus = make_corpus("error-corpus");
+  const std::string base = app("fourierformer-train") + " --config configs/tests/lm-tiny-softmax.yaml --set data.path=" +
+                           corpus.string() + " --work-dir " + fresh_dir("error-run").string();
+  struct Case {
+    std::string args, expect1, expect2;
+  };
+  const std::vector<Case> cases = {
+      {" --set model.n_layr=3", "unknown key 'model.n_layr'", "did you mean 'model.n_layer'"},
+      {" --set model.d_model=wide", "'model.d_model'", "integer"},
+      {" --set model.dropout=1.5", "'model.dropout'", "1.5"},
+      {" --set model.attention.kind=cosine", "'model.attention.kind'", "fourier"},
+      {" --set data.path=/nonexistent/corpus", "'data.path'", "/nonexistent/corpus' does not exist"},
+      {" --set model.cutoffs=[20,5000]", "model.cutoffs", "vocabulary size"},
+  };
+  for (const Case& c : cases) {
+    Result r = run(base + c.args);
+    INFO(c.args << "\n" << r.output);
+    CHECK(r.code == 2);
+    CHECK(r.output.find(c.expect1) != std::string::npos);
+    CHECK(r.output.find(c.expect2) != std::string::npos);
+    CHECK(r.output.find("internal error") == std::string::npos);
+  }
+  Result e = run(app("fourierformer-eval") + " --checkpoint /nonexistent/run");
+  INFO(e.output);
+  CHECK(e.code == 2);
+}
