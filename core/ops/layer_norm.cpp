@@ -35,11 +35,11 @@ Grads layer_norm_backward_raw(const Tensor& x, const Tensor& weight, const Tenso
     } else if constexpr (std::is_same_v<T, float>) {
 #ifdef FF_WITH_CUDA
       const int64_t ws_size = (want_dw || want_db) ? kernels::cuda::layer_norm_backward_workspace(rows, D) : 0;
-      Tensor workspace = Tensor::empty({ws_size}, DType::F32, x.device());
+      Tensor workspace = ws_size > 0 ? Tensor::empty({ws_size}, DType::F32, x.device()) : Tensor();
       kernels::cuda::layer_norm_backward(x.data<float>(), data_or_null<float>(weight), mean.data<float>(),
                                          rstd.data<float>(), g.data<float>(), data_or_null<float>(dx),
                                          data_or_null<float>(dw), data_or_null<float>(db), rows, D,
-                                         ws_size ? workspace.data<float>() : nullptr, FF_STREAM(x));
+                                         data_or_null<float>(workspace), FF_STREAM(x));
 #else
       detail::throw_no_cuda();
 #endif
