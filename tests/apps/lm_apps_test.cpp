@@ -176,8 +176,10 @@ TEST_CASE("apps: the paper's four LM configs parse and train a step", "[apps][lm
     CHECK(r.output.find("16 layers") != std::string::npos);
     const auto records = train_records(work);
     REQUIRE(records.size() == 1);
-    CHECK(records[0]["loss"].get<double>() > 11.0);  // about log(200k types) at init
-    CHECK(records[0]["loss"].get<double>() < 13.0);
+    // At init the head is near uniform over 20000 + 3 classes: a shortlist token costs about
+    // log(20003) = 9.9, a tail token that plus the log of its cluster's size.
+    CHECK(records[0]["loss"].get<double>() > 9.0);
+    CHECK(records[0]["loss"].get<double>() < 20.0);
     fs::remove_all(work);
   }
 }
