@@ -2,29 +2,20 @@
 #include <catch2/catch.hpp>
 
 #include "core/ops/ops.h"
+#include "support/device_parity.h"
 #include "support/gradcheck.h"
 #include "support/skip.h"
 
 using namespace ff;
-using testing::max_abs_diff;
 using testing::random_tensor;
 
 namespace {
 
-// Runs f on CPU f32 copies and CUDA copies of `inputs`, comparing outputs and gradients.
 void compare_devices(const std::function<Tensor(const std::vector<Tensor>&)>& f, const std::vector<Tensor>& inputs,
                      double tol = 1e-5) {
-  std::vector<Tensor> cpu, gpu;
-  for (const Tensor& x : inputs) {
-    cpu.push_back(to_dtype(x, DType::F32).detach().set_requires_grad(true));
-    gpu.push_back(to_device(cpu.back().detach(), Device::cuda()).set_requires_grad(true));
-  }
-  Tensor yc = f(cpu), yg = f(gpu);
-  CHECK(max_abs_diff(yc, yg) <= tol);
-  Tensor w = random_tensor(yc.shape(), 99, -1, 1, DType::F32);
-  sum(mul(yc, w)).backward();
-  sum(mul(yg, to_device(w, Device::cuda()))).backward();
-  for (size_t i = 0; i < cpu.size(); ++i) CHECK(max_abs_diff(cpu[i].grad(), gpu[i].grad()) <= tol);
+  std::vector<Tensor> f32;
+  for (const Tensor& x : inputs) f32.push_back(to_dtype(x, DType::F32));
+  CHECK(testing::compare_cuda_with_cpu(f, f32, tol) == "");
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "core/device_parity.h"
+#include "support/device_parity.h"
 #include "core/ops/ops.h"
 #include "support/gradcheck.h"
 #include "support/skip.h"
