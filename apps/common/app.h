@@ -11,6 +11,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -82,7 +83,14 @@ inline int parse_train_args(int argc, char** argv, train::TrainRunOptions& optio
   return -1;
 }
 
-inline int parse_eval_args(int argc, char** argv, train::EvalRunOptions& options) {
+// Flags of one task's evaluation (e.g. the LM's --sliding-window): `add` registers them, `apply`
+// turns the parsed values into options (usually config overrides) after a successful parse.
+struct EvalExtras {
+  std::function<void(CLI::App&)> add;
+  std::function<void(train::EvalRunOptions&)> apply;
+};
+
+inline int parse_eval_args(int argc, char** argv, train::EvalRunOptions& options, const EvalExtras& extras = {}) {
   CLI::App app("Evaluates a FourierFormer checkpoint.", options.app_name);
   std::string config, checkpoint, json_out;
   auto* config_opt = app.add_option("-c,--config", config, "Experiment config (default: the checkpoint's config.yaml)");
@@ -92,6 +100,7 @@ inline int parse_eval_args(int argc, char** argv, train::EvalRunOptions& options
   app.add_option("--split", splits, "Comma-separated splits to score (default: test)");
   app.add_option("--max-batches", options.max_batches, "Score at most this many batches per split (0: all)");
   auto* json_opt = app.add_option("--json", json_out, "Also write the results to this JSON file");
+  if (extras.add) extras.add(app);
   detail::add_version_flag(app);
   if (int code = detail::parse_command_line(app, argc, argv); code >= 0) return code;
   if (config_opt->count() > 0) options.config = config;
@@ -103,6 +112,7 @@ inline int parse_eval_args(int argc, char** argv, train::EvalRunOptions& options
       if (!s.empty()) options.splits.push_back(s);
   }
   if (json_opt->count() > 0) options.json_out = json_out;
+  if (extras.apply) extras.apply(options);
   return -1;
 }
 
@@ -114,9 +124,9 @@ inline int run_train_app(int argc, char** argv, const train::TaskFactory& factor
 }
 
 // main() of fourierformer-eval.
-inline int run_eval_app(int argc, char** argv, const train::TaskFactory& factory) {
+inline int run_eval_app(int argc, char** argv, const train::TaskFactory& factory, const EvalExtras& extras = {}) {
   train::EvalRunOptions options;
-  if (int code = parse_eval_args(argc, argv, options); code >= 0) return code;
+  if (int code = parse_eval_args(argc, argv, options, extras); code >= 0) return code;
   return train::run_evaluation(options, factory);
 }
 

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "core/ops/ops.h"
+#include "core/tensor/print.h"
 #include "support/gradcheck.h"
 #include "support/skip.h"
 
@@ -83,4 +84,12 @@ TEST_CASE("tensors copy between CPU and CUDA", "[tensor][cuda]") {
   CHECK(testing::max_abs_diff(to_device(g, Device::cpu()), x) == 0.0);
   CHECK(testing::max_abs_diff(transpose(g, 0, 1), transpose(x, 0, 1)) == 0.0);
   CHECK(testing::max_abs_diff(to_dtype(to_dtype(g, DType::BF16), DType::F32), to_dtype(to_dtype(x, DType::BF16), DType::F32)) == 0.0);
+}
+
+TEST_CASE("tensors print their values, eliding long dimensions", "[tensor]") {
+  Tensor x = Tensor::from_vector<double>({0, 1, 2, 3, 4, 5}, {2, 3});
+  CHECK(format_tensor(transpose(x, 0, 1)) == "F64[3, 2] cpu\n[[0, 3],\n [1, 4],\n [2, 5]]");
+  Tensor ids = Tensor::from_vector<int64_t>({1, 2, 3, 4, 5, 6, 7, 8}, {8});
+  CHECK(format_tensor(ids, 2) == "I64[8] cpu\n[1, 2, ..., 7, 8]");
+  CHECK(format_tensor(Tensor::scalar(0.5)) == "F32[] cpu\n0.5");
 }
