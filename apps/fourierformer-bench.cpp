@@ -3,22 +3,28 @@
 // printed as a table and, with --json, written as JSON.
 //
 //   fourierformer-bench attention --kind fourier --shape 48,8,256,256,16 --causal
-//   fourierformer-bench attention --shapes paper --device cuda --json out.json
+//   fourierformer-bench --device cuda --json out.json attention --shapes paper
+//   fourierformer-bench --threads 2 train --config configs/lm/brown-small-fourier.yaml --steps 20
 
 #include <CLI/CLI.hpp>
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "apps/common/lm_task.h"
+#include "core/config/config.h"
 #include "core/ops/ops.h"
 #include "core/train/run.h"
+#include "core/train/trainer.h"
 #include "kernels/device_query.h"
 
 #ifdef FF_WITH_CUDA
@@ -127,6 +133,51 @@ json bench_attention(const AttentionCase& c, Device device, int warmup, int repe
   return r;
 }
 
+// Training throughput of a config: the trainer's own step (forward, backward, clipping,
+// optimizer), timed after warm-up, with peak memory over the timed steps.
+json bench_train(const std::string& config_path, const std::vector<std::string>& overrides,
+                 const std::string& device_override, int warmup, int steps) {
+  config::Document doc = config::Document::from_file(config_path);
+  doc.apply_overrides(overrides);
+  if (!device_override.empty()) doc.apply_override("device=" + device_override);
+  const auto work_dir = std::filesystem::temp_directory_path() / fmt::format("ff-bench-train-{}", ::getpid());
+  doc.apply_override("work_dir=" + json(work_dir.string()).dump());
+  const config::Section root = doc.root();
+  const train::TrainConfig cfg = train::parse_train_config(root, "bench");
+  train::TaskBuilder build = apps::lm_task_factory()(root);
+  doc.check_no_unknown_keys();
+  const Device device = train::resolve_device(cfg.device);
+  FF_USER_CHECK(device.is_cpu() || kernels::cuda_device_count() > device.index, "device {}: no such GPU ({})",
+                device.str(), kernels::cuda_unavailable_reason());
+
+  Generator gen(cfg.seed);
+  train::TaskContext context{.train = cfg, .device = device, .gen = gen, .work_dir = work_dir, .training = true};
+  std::unique_ptr<train::Task> task = build(context);
+  double units = 0, loss = 0;
+  train::TrainerOptions options;
+  options.on_step = [&](const train::StepRecord& r) {
+    units += r.units;
+    loss = r.loss;
+  };
+  train::Trainer trainer(cfg, *task, gen, doc.resolved(), options);
+  task->model().train();
+  for (int i = 0; i < warmup; ++i) trainer.train_step();
+  synchronize(device);
+  units = 0;
+  size_t base = memory_stats(device).current;
+  reset_peak_memory(device);
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < steps; ++i) trainer.train_step();
+  synchronize(device);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::filesystem::remove_all(work_dir);
+  return {{"config", config_path},     {"device", device.str()},          {"steps", steps},
+          {"warmup", warmup},          {"units", task->unit()},           {"units_per_step", units / steps},
+          {"step_ms", seconds / steps * 1e3}, {"units_per_s", units / seconds}, {"last_loss", loss},
+          {"parameters", task->model().num_parameters()},
+          {"peak_extra_bytes", memory_stats(device).peak - base}};
+}
+
 std::vector<int64_t> parse_shape(const std::string& text) {
   std::vector<int64_t> dims;
   std::stringstream in(text);
@@ -161,6 +212,7 @@ void print_table(const json& rows) {
 int main(int argc, char** argv) {
   CLI::App app("Benchmarks FourierFormer's kernels and training.", "fourierformer-bench");
   app.require_subcommand(1);
+  app.fallthrough();  // --json, --device, ... also after the subcommand
   std::string json_path, device_name = "cpu";
   int warmup = 2, repeats = 5, threads = 0;
   app.add_option("--json", json_path, "Also write the results as JSON to this file");
@@ -178,6 +230,14 @@ int main(int argc, char** argv) {
   attn->add_option("--shapes", shapes, "'paper': the paper's LM-small, LM-medium and DeiT-tiny shapes, both kinds")
       ->check(CLI::IsMember({"paper"}));
 
+  auto* train_cmd = app.add_subcommand("train", "Training throughput of a config (the trainer's step)");
+  std::string train_config;
+  std::vector<std::string> train_overrides;
+  int train_steps = 10;
+  train_cmd->add_option("-c,--config", train_config, "Experiment config (YAML)")->required();
+  train_cmd->add_option("--set", train_overrides, "Override a config key (repeatable)");
+  train_cmd->add_option("--steps", train_steps, "Timed optimizer steps")->check(CLI::Range(1, 100000));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -186,6 +246,24 @@ int main(int argc, char** argv) {
 
   try {
     if (threads > 0) omp_set_num_threads(threads);
+    if (train_cmd->parsed()) {
+      spdlog::set_level(spdlog::level::warn);
+      json r = bench_train(train_config, train_overrides, app.get_option("--device")->count() ? device_name : "",
+                           warmup, train_steps);
+      std::printf("%s on %s: %.1f %s/s (%.1f ms/step, %.0f %s/step, peak extra %.1f MB, %d threads)\n",
+                  train_config.c_str(), r["device"].get<std::string>().c_str(), r["units_per_s"].get<double>(),
+                  r["units"].get<std::string>().c_str(), r["step_ms"].get<double>(), r["units_per_step"].get<double>(),
+                  r["units"].get<std::string>().c_str(), r["peak_extra_bytes"].get<double>() / 1e6,
+                  omp_get_max_threads());
+      json report = {{"benchmark", "train"}, {"version", train::version_string()}, {"threads", omp_get_max_threads()},
+                     {"results", json::array({r})}};
+      if (!json_path.empty()) {
+        std::ofstream out(json_path);
+        FF_USER_CHECK(out.good(), "--json {}: cannot write", json_path);
+        out << report.dump(2) << "\n";
+      }
+      return 0;
+    }
     Device device = parse_device(device_name);
     FF_USER_CHECK(device.is_cpu() || kernels::cuda_device_count() > device.index, "--device {}: no such GPU ({})",
                   device_name, kernels::cuda_unavailable_reason());

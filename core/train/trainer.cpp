@@ -169,7 +169,7 @@ void Trainer::train_step() {
     progress_.show(text, /*force=*/step_ == total_steps_);
   }
   if (options_.on_step)
-    options_.on_step({.step = step_, .loss = loss, .grad_norm = norm, .lr = lr, .skipped = !finite});
+    options_.on_step({.step = step_, .loss = loss, .grad_norm = norm, .lr = lr, .skipped = !finite, .units = units});
 }
 
 void Trainer::log_train_record() {

@@ -59,6 +59,7 @@ struct StepRecord {
   double grad_norm = 0;
   double lr = 0;
   bool skipped = false;  // non-finite: no update
+  double units = 0;      // tokens, images, ... processed by the step
 };
 
 struct TrainerOptions {
@@ -82,6 +83,9 @@ class Trainer {
   // Trains to max_steps (or until a stop signal). Throws TrainingDiverged, ff::UserError (a bad
   // resume checkpoint, bad data), ff::Error.
   TrainOutcome run();
+  // One optimizer step: grad_accum micro-batches, clipping, the update. run() calls it in its
+  // loop; fourierformer-bench times it alone.
+  void train_step();
 
   int64_t step() const { return step_; }
   int64_t total_steps() const { return total_steps_; }
@@ -93,7 +97,6 @@ class Trainer {
   void load_checkpoint(const std::filesystem::path& dir);
 
  private:
-  void train_step();
   void evaluate();
   void log_train_record();
   CheckpointData checkpoint_data() const;

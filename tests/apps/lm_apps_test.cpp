@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -210,4 +211,35 @@ TEST_CASE("apps: LM config errors stop with one line and exit code 2", "[apps][l
   Result e = run(app("fourierformer-eval") + " --checkpoint /nonexistent/run");
   INFO(e.output);
   CHECK(e.code == 2);
+}
+
+TEST_CASE("apps: fourierformer-bench times attention and a training step, as text and JSON", "[apps][bench]") {
+  const fs::path dir = fresh_dir("bench");
+  const fs::path attn_json = dir / "attention.json";
+  Result a = run(app("fourierformer-bench") + " --warmup 0 --repeats 1 --json " + attn_json.string() +
+                 " attention --kind fourier --shape 2,2,9,11,8 --causal");
+  INFO(a.output);
+  REQUIRE(a.code == 0);
+  auto attn = nlohmann::json::parse(read_bytes(attn_json))["results"][0];
+  CHECK(attn["kind"] == "fourier");
+  CHECK(attn["shape"] == nlohmann::json::array({2, 2, 9, 11, 8}));
+  CHECK(attn["forward_backward_ms"].get<double>() > 0.0);
+  CHECK(attn["peak_extra_bytes"].get<double>() > 0.0);
+
+  const fs::path corpus = make_corpus("bench-corpus");
+  const fs::path train_json = dir / "train.json";
+  Result t = run(app("fourierformer-bench") + " --warmup 1 --json " + train_json.string() +
+                 " train --config configs/tests/lm-tiny-softmax.yaml --steps 2 --set data.path=" + corpus.string());
+  INFO(t.output);
+  REQUIRE(t.code == 0);
+  auto step = nlohmann::json::parse(read_bytes(train_json))["results"][0];
+  CHECK(step["units"] == "tokens");
+  CHECK(step["units_per_s"].get<double>() > 0.0);
+  CHECK(step["units_per_step"].get<double>() > 0.0);
+  CHECK(std::isfinite(step["last_loss"].get<double>()));
+
+  // A bad shape is a usage error: one line, exit code 2.
+  Result bad = run(app("fourierformer-bench") + " attention --shape 2,2,9");
+  CHECK(bad.code == 2);
+  CHECK(bad.output.find("B,H,Nq,Nk,D") != std::string::npos);
 }
