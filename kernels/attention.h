@@ -22,9 +22,8 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(FF_WITH_CUDA)
-#include <cuda_runtime.h>
-#endif
+#include "kernels/dtype.h"
+#include "kernels/exec.h"
 
 namespace ff::kernels {
 
@@ -97,22 +96,22 @@ void check_attention_params(const AttentionParams<T>& params);
 template <typename T>
 void check_attention_backward_params(const AttentionBackwardParams<T>& params);
 
+// bf16 tensors are computed in f32 by the op.
+inline constexpr KernelDTypes kAttentionDTypes{.cpu = {DType::F32, DType::F64}, .cuda = {DType::F32}};
+
 namespace cpu {
-// OpenMP over (batch, head) and query blocks. Instantiated for float and double.
 template <typename T>
-void attention_forward(const AttentionParams<T>& params);
+void attention_forward(Exec, const AttentionParams<T>& params);
 template <typename T>
-void attention_backward(const AttentionBackwardParams<T>& params);
+void attention_backward(Exec, const AttentionBackwardParams<T>& params);
 }  // namespace cpu
 
 #if defined(FF_WITH_CUDA)
 namespace cuda {
-// All pointers on the current device; fp32 storage and accumulation. Head dims 16, 32, 48,
-// 64 are exact fast paths; any other D up to 256 runs zero-padded to the next supported size.
-// No host synchronisation; the backward writes every element of dq, dk and dv (no zero-fill
-// needed) and adds to dR with atomics.
-void attention_forward(const AttentionParams<float>& params, cudaStream_t stream);
-void attention_backward(const AttentionBackwardParams<float>& params, cudaStream_t stream);
+template <typename T>
+void attention_forward(Exec, const AttentionParams<T>& params);
+template <typename T>
+void attention_backward(Exec, const AttentionBackwardParams<T>& params);
 }  // namespace cuda
 #endif
 

@@ -1,10 +1,10 @@
 #pragma once
-// Brain float 16: the top 16 bits of an IEEE f32, rounded to nearest even. A storage type:
-// math converts to float. Usable in host and device code.
+// Brain float 16 on the host: the top 16 bits of an IEEE f32, rounded to nearest even (ties to
+// the even pattern; NaN becomes the quiet NaN 0x7fc0, overflow rounds to infinity). A storage
+// type: math converts to float. Device code uses CUDA's __nv_bfloat16 (kernels/dtype.h).
 
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 
 #include "kernels/common.h"
 
@@ -30,17 +30,5 @@ struct BFloat16 {
     return f;
   }
 };
-
-// Value conversion between element types, through float for bf16.
-template <typename Dst, typename Src>
-FF_HD Dst convert(Src x) {
-  if constexpr (std::is_same_v<Dst, BFloat16>) {
-    return BFloat16(static_cast<float>(x));
-  } else if constexpr (std::is_same_v<Src, BFloat16>) {
-    return static_cast<Dst>(static_cast<float>(x));
-  } else {
-    return static_cast<Dst>(x);
-  }
-}
 
 }  // namespace ff

@@ -20,10 +20,8 @@
 #include <cstdint>
 
 #include "kernels/common.h"
-
-#ifdef FF_WITH_CUDA
-#include <cuda_runtime.h>
-#endif
+#include "kernels/dtype.h"
+#include "kernels/exec.h"
 
 namespace ff::kernels {
 
@@ -43,51 +41,48 @@ FF_HD A cross_entropy_grad(A x, A lse, A q_smoothed, A mass, A scale) {
   return scale * (mass * exp(x - lse) - q_smoothed);
 }
 
+// bf16 tensors are computed in f32 by the op.
+inline constexpr KernelDTypes kCrossEntropyDTypes{.cpu = {DType::F32, DType::F64}, .cuda = {DType::F32}};
+
 namespace cpu {
-// x: (N, C), target: (N) -> loss, lse, valid: (N)
 template <typename T, typename I>
-void cross_entropy_forward(const T* x, const I* target, T* loss, T* lse, T* valid, int64_t N, int64_t C,
+void cross_entropy_forward(Exec, const T* x, const I* target, T* loss, T* lse, T* valid, int64_t N, int64_t C,
                            int64_t ignore_index, double eps);
-// x: (N, C), target: (N, C) -> loss, lse: (N)
 template <typename T>
-void soft_cross_entropy_forward(const T* x, const T* target, T* loss, T* lse, int64_t N, int64_t C, double eps);
-// x: (N, C), target: (N), lse: (N), grad: (N) or (1) -> dx: (N, C)
+void soft_cross_entropy_forward(Exec, const T* x, const T* target, T* loss, T* lse, int64_t N, int64_t C,
+                                double eps);
 template <typename T, typename I>
-void cross_entropy_backward(const T* x, const I* target, const T* lse, const T* grad, int64_t grad_stride, T* dx,
-                            int64_t N, int64_t C, int64_t ignore_index, double eps);
-// x, target: (N, C), lse: (N), grad: (N) or (1) -> dx: (N, C)
+void cross_entropy_backward(Exec, const T* x, const I* target, const T* lse, const T* grad, int64_t grad_stride,
+                            T* dx, int64_t N, int64_t C, int64_t ignore_index, double eps);
 template <typename T>
-void soft_cross_entropy_backward(const T* x, const T* target, const T* lse, const T* grad, int64_t grad_stride,
-                                 T* dx, int64_t N, int64_t C, double eps);
-// lp: (N, C), target: (N) -> loss, valid: (N)
+void soft_cross_entropy_backward(Exec, const T* x, const T* target, const T* lse, const T* grad,
+                                 int64_t grad_stride, T* dx, int64_t N, int64_t C, double eps);
 template <typename T, typename I>
-void nll_forward(const T* lp, const I* target, T* loss, T* valid, int64_t N, int64_t C, int64_t ignore_index);
-// target: (N), grad: (N) or (1) -> dlp: (N, C)
+void nll_forward(Exec, const T* lp, const I* target, T* loss, T* valid, int64_t N, int64_t C, int64_t ignore_index);
 template <typename T, typename I>
-void nll_backward(const I* target, const T* grad, int64_t grad_stride, T* dlp, int64_t N, int64_t C,
+void nll_backward(Exec, const I* target, const T* grad, int64_t grad_stride, T* dlp, int64_t N, int64_t C,
                   int64_t ignore_index);
 }  // namespace cpu
 
 #ifdef FF_WITH_CUDA
 namespace cuda {
-template <typename I>
-void cross_entropy_forward(const float* x, const I* target, float* loss, float* lse, float* valid, int64_t N,
-                           int64_t C, int64_t ignore_index, double eps, cudaStream_t stream);
-void soft_cross_entropy_forward(const float* x, const float* target, float* loss, float* lse, int64_t N, int64_t C,
-                                double eps, cudaStream_t stream);
-template <typename I>
-void cross_entropy_backward(const float* x, const I* target, const float* lse, const float* grad,
-                            int64_t grad_stride, float* dx, int64_t N, int64_t C, int64_t ignore_index, double eps,
-                            cudaStream_t stream);
-void soft_cross_entropy_backward(const float* x, const float* target, const float* lse, const float* grad,
-                                 int64_t grad_stride, float* dx, int64_t N, int64_t C, double eps,
-                                 cudaStream_t stream);
-template <typename I>
-void nll_forward(const float* lp, const I* target, float* loss, float* valid, int64_t N, int64_t C,
-                 int64_t ignore_index, cudaStream_t stream);
-template <typename I>
-void nll_backward(const I* target, const float* grad, int64_t grad_stride, float* dlp, int64_t N, int64_t C,
-                  int64_t ignore_index, cudaStream_t stream);
+template <typename T, typename I>
+void cross_entropy_forward(Exec, const T* x, const I* target, T* loss, T* lse, T* valid, int64_t N, int64_t C,
+                           int64_t ignore_index, double eps);
+template <typename T>
+void soft_cross_entropy_forward(Exec, const T* x, const T* target, T* loss, T* lse, int64_t N, int64_t C,
+                                double eps);
+template <typename T, typename I>
+void cross_entropy_backward(Exec, const T* x, const I* target, const T* lse, const T* grad, int64_t grad_stride,
+                            T* dx, int64_t N, int64_t C, int64_t ignore_index, double eps);
+template <typename T>
+void soft_cross_entropy_backward(Exec, const T* x, const T* target, const T* lse, const T* grad,
+                                 int64_t grad_stride, T* dx, int64_t N, int64_t C, double eps);
+template <typename T, typename I>
+void nll_forward(Exec, const T* lp, const I* target, T* loss, T* valid, int64_t N, int64_t C, int64_t ignore_index);
+template <typename T, typename I>
+void nll_backward(Exec, const I* target, const T* grad, int64_t grad_stride, T* dlp, int64_t N, int64_t C,
+                  int64_t ignore_index);
 }  // namespace cuda
 #endif
 

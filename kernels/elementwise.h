@@ -5,18 +5,15 @@
 //
 // An Indexer describes N operands over one iteration shape: operand 0 is the output.
 // Dimensions that are contiguous in every operand are merged first, so the common case runs
-// as a flat loop.
+// as a flat loop. Math on bf16 runs in f32 (compute_t) and rounds once per stored element.
 
 #include <cstdint>
 #include <vector>
 
-#include "kernels/bfloat16.h"
 #include "kernels/common.h"
+#include "kernels/dtype.h"
 #include "kernels/elementwise_math.h"
-
-#ifdef FF_WITH_CUDA
-#include <cuda_runtime.h>
-#endif
+#include "kernels/exec.h"
 
 namespace ff::kernels {
 
@@ -79,31 +76,35 @@ Indexer<N> make_indexer(const std::vector<int64_t>& shape,
   return ix;
 }
 
+// copy: every dtype pair, both backends; the math (unary, binary, where): float types.
+inline constexpr KernelDTypes kCopyDTypes{.cpu = kEveryDType, .cuda = kEveryDType};
+inline constexpr KernelDTypes kElementwiseDTypes{.cpu = kFloatDTypes, .cuda = kFloatDTypes};
+
 namespace cpu {
 // dst[ix 0] = convert(src[ix 1])
 template <typename Dst, typename Src>
-void copy(const Indexer<2>& ix, Dst* dst, const Src* src);
+void copy(Exec, const Indexer<2>& ix, Dst* dst, const Src* src);
 // y[ix 0] = f(x[ix 1]; a, b)
 template <typename T>
-void unary(UnaryOp op, const Indexer<2>& ix, T* y, const T* x, double a, double b);
+void unary(Exec, UnaryOp op, const Indexer<2>& ix, T* y, const T* x, double a, double b);
 // z[ix 0] = f(x[ix 1], y[ix 2])
 template <typename T>
-void binary(BinaryOp op, const Indexer<3>& ix, T* z, const T* x, const T* y);
+void binary(Exec, BinaryOp op, const Indexer<3>& ix, T* z, const T* x, const T* y);
 // out[ix 0] = cond[ix 1] ? x[ix 2] : y[ix 3]
 template <typename T>
-void where(const Indexer<4>& ix, T* out, const uint8_t* cond, const T* x, const T* y);
+void where(Exec, const Indexer<4>& ix, T* out, const uint8_t* cond, const T* x, const T* y);
 }  // namespace cpu
 
 #ifdef FF_WITH_CUDA
 namespace cuda {
 template <typename Dst, typename Src>
-void copy(const Indexer<2>& ix, Dst* dst, const Src* src, cudaStream_t stream);
+void copy(Exec, const Indexer<2>& ix, Dst* dst, const Src* src);
 template <typename T>
-void unary(UnaryOp op, const Indexer<2>& ix, T* y, const T* x, double a, double b, cudaStream_t stream);
+void unary(Exec, UnaryOp op, const Indexer<2>& ix, T* y, const T* x, double a, double b);
 template <typename T>
-void binary(BinaryOp op, const Indexer<3>& ix, T* z, const T* x, const T* y, cudaStream_t stream);
+void binary(Exec, BinaryOp op, const Indexer<3>& ix, T* z, const T* x, const T* y);
 template <typename T>
-void where(const Indexer<4>& ix, T* out, const uint8_t* cond, const T* x, const T* y, cudaStream_t stream);
+void where(Exec, const Indexer<4>& ix, T* out, const uint8_t* cond, const T* x, const T* y);
 }  // namespace cuda
 #endif
 

@@ -10,26 +10,27 @@
 
 #include <cstdint>
 
-#ifdef FF_WITH_CUDA
-#include <cuda_runtime.h>
-#endif
+#include "kernels/dtype.h"
+#include "kernels/exec.h"
 
 namespace ff::kernels {
 
+// bf16 tensors are computed in f32 by the op (the backward accumulates).
+inline constexpr KernelDTypes kEmbeddingDTypes{.cpu = {DType::F32, DType::F64}, .cuda = {DType::F32, DType::F64}};
+
 namespace cpu {
 template <typename T, typename I>
-void embedding_forward(const T* weight, const I* ids, T* out, int64_t n, int64_t V, int64_t D);
+void embedding_forward(Exec, const T* weight, const I* ids, T* out, int64_t n, int64_t V, int64_t D);
 template <typename T, typename I>
-void embedding_backward(const T* grad_out, const I* ids, T* grad_weight, int64_t n, int64_t V, int64_t D);
+void embedding_backward(Exec, const T* grad_out, const I* ids, T* grad_weight, int64_t n, int64_t V, int64_t D);
 }  // namespace cpu
 
 #ifdef FF_WITH_CUDA
 namespace cuda {
 template <typename T, typename I>
-void embedding_forward(const T* weight, const I* ids, T* out, int64_t n, int64_t V, int64_t D, cudaStream_t stream);
+void embedding_forward(Exec, const T* weight, const I* ids, T* out, int64_t n, int64_t V, int64_t D);
 template <typename T, typename I>
-void embedding_backward(const T* grad_out, const I* ids, T* grad_weight, int64_t n, int64_t V, int64_t D,
-                        cudaStream_t stream);
+void embedding_backward(Exec, const T* grad_out, const I* ids, T* grad_weight, int64_t n, int64_t V, int64_t D);
 }  // namespace cuda
 #endif
 

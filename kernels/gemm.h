@@ -1,47 +1,55 @@
 #pragma once
-// Dense matrix products on raw pointers, row-major throughout:
+// Dense matrix products on raw pointers, row-major throughout, `batch` of them at fixed
+// strides:
 //
-//   C (M x N) = alpha * op(A) (M x K) @ op(B) (K x N) + beta * C
+//   C_i (M x N) = alpha * op(A_i) (M x K) @ op(B_i) (K x N) + beta * C_i  [+ bias]
+//   with A_i = A + i * stride_a, B_i = B + i * stride_b, C_i = C + i * stride_c
 //
 // op(A) = A when !trans_a (A stored M x K, row stride lda >= K), else A^T (A stored K x M,
 // lda >= M); the same for B (stored K x N with ldb >= N, or N x K with ldb >= K when
-// trans_b). C is stored M x N with ldc >= N. When beta == 0, C is not read (may hold NaN).
-// Callers handle empty products (M, N or K == 0) before calling.
+// trans_b). C is stored M x N with ldc >= N. A stride of 0 reuses one operand (broadcast).
+// bias: (N) added to every row of every C_i, or null. When beta == 0, C is not read (may
+// hold NaN). Callers handle empty products (M, N or K == 0) before calling.
 //
-// The strided-batched variants compute `batch` such products, the i-th at
-// A + i * stride_a, B + i * stride_b, C + i * stride_c; a stride of 0 reuses one operand
-// (broadcast). CPU: OpenBLAS cblas_?gemm (looped over the batch); CUDA: cuBLAS on the stream
-// the handle is bound to (the caller passes the handle: kernels do not depend on core).
+// CPU: OpenBLAS cblas_?gemm (f32, f64; looped over the batch; bf16 is computed in f32 by the
+// op). CUDA: cuBLASLt on the Exec's stream with its workspace: f32 (TF32 tensor cores when
+// Exec::allow_tf32), f64, and bf16 operands with f32 accumulation and scaling; the bias is a
+// fused epilogue.
 
 #include <cstdint>
 
-#ifdef FF_WITH_CUDA
-#include <cublas_v2.h>
-#endif
+#include "kernels/dtype.h"
+#include "kernels/exec.h"
 
 namespace ff::kernels {
 
-namespace cpu {
-template <typename T>
-void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda,
-          const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
+inline constexpr KernelDTypes kGemmDTypes{.cpu = {DType::F32, DType::F64},
+                                          .cuda = {DType::F32, DType::F64, DType::BF16}};
 
 template <typename T>
-void gemm_strided_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
-                          int64_t lda, int64_t stride_a, const T* B, int64_t ldb, int64_t stride_b, T beta, T* C,
-                          int64_t ldc, int64_t stride_c, int64_t batch);
+struct GemmParams {
+  bool trans_a = false, trans_b = false;
+  int64_t M = 0, N = 0, K = 0;
+  const T* A = nullptr;
+  int64_t lda = 0, stride_a = 0;
+  const T* B = nullptr;
+  int64_t ldb = 0, stride_b = 0;
+  T* C = nullptr;
+  int64_t ldc = 0, stride_c = 0;
+  int64_t batch = 1;
+  compute_t<T> alpha = 1, beta = 0;
+  const T* bias = nullptr;
+};
+
+namespace cpu {
+template <typename T>
+void gemm(Exec, const GemmParams<T>& p);
 }  // namespace cpu
 
 #ifdef FF_WITH_CUDA
 namespace cuda {
 template <typename T>
-void gemm(cublasHandle_t handle, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
-          int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc);
-
-template <typename T>
-void gemm_strided_batched(cublasHandle_t handle, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-                          T alpha, const T* A, int64_t lda, int64_t stride_a, const T* B, int64_t ldb,
-                          int64_t stride_b, T beta, T* C, int64_t ldc, int64_t stride_c, int64_t batch);
+void gemm(Exec, const GemmParams<T>& p);
 }  // namespace cuda
 #endif
 

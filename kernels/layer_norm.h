@@ -7,15 +7,14 @@
 //   dw_j = sum_r g_rj * xhat_rj,  db_j = sum_r g_rj
 // weight and bias may be null (no affine part). mean and rstd are saved per row by the
 // forward for the backward. CPU: f32 and f64 (accumulation in double); CUDA: f32 with f32
-// statistics (two passes over the row: mean, then the centred variance).
+// statistics (two passes over the row: mean, then the centred variance). bf16 tensors are
+// computed in f32 by the op.
 
 #include <cstdint>
 
 #include "kernels/common.h"
-
-#ifdef FF_WITH_CUDA
-#include <cuda_runtime.h>
-#endif
+#include "kernels/dtype.h"
+#include "kernels/exec.h"
 
 namespace ff::kernels {
 
@@ -30,28 +29,32 @@ FF_HD A layer_norm_dx(A gw, A xhat, A rstd, A mean_gw, A mean_gwx) {
   return rstd * (gw - mean_gw - xhat * mean_gwx);
 }
 
+inline constexpr KernelDTypes kLayerNormDTypes{.cpu = {DType::F32, DType::F64}, .cuda = {DType::F32}};
+
 namespace cpu {
 // x: (rows, D), weight/bias: (D) or null -> y: (rows, D), mean/rstd: (rows).
 template <typename T>
-void layer_norm_forward(const T* x, const T* weight, const T* bias, T* y, T* mean, T* rstd, int64_t rows,
+void layer_norm_forward(Exec, const T* x, const T* weight, const T* bias, T* y, T* mean, T* rstd, int64_t rows,
                         int64_t D, double eps);
+// Floats of scratch memory layer_norm_backward needs for dweight/dbias: none on the CPU.
+inline int64_t layer_norm_backward_workspace(Exec, int64_t rows, int64_t D) { return 0; }
 // x, g: (rows, D), weight: (D) or null, mean/rstd: (rows) -> dx: (rows, D), dweight/dbias: (D).
-// Any output may be null (not needed).
+// Any output may be null (not needed). workspace: layer_norm_backward_workspace floats.
 template <typename T>
-void layer_norm_backward(const T* x, const T* weight, const T* mean, const T* rstd, const T* g, T* dx,
-                         T* dweight, T* dbias, int64_t rows, int64_t D);
+void layer_norm_backward(Exec, const T* x, const T* weight, const T* mean, const T* rstd, const T* g, T* dx,
+                         T* dweight, T* dbias, int64_t rows, int64_t D, float* workspace);
 }  // namespace cpu
 
 #ifdef FF_WITH_CUDA
 namespace cuda {
-void layer_norm_forward(const float* x, const float* weight, const float* bias, float* y, float* mean,
-                        float* rstd, int64_t rows, int64_t D, double eps, cudaStream_t stream);
-// Floats of scratch memory layer_norm_backward needs for dweight/dbias (0 when neither).
-int64_t layer_norm_backward_workspace(int64_t rows, int64_t D);
-// As the CPU version; `workspace` holds layer_norm_backward_workspace(rows, D) floats.
-void layer_norm_backward(const float* x, const float* weight, const float* mean, const float* rstd,
-                         const float* g, float* dx, float* dweight, float* dbias, int64_t rows, int64_t D,
-                         float* workspace, cudaStream_t stream);
+template <typename T>
+void layer_norm_forward(Exec, const T* x, const T* weight, const T* bias, T* y, T* mean, T* rstd, int64_t rows,
+                        int64_t D, double eps);
+// dweight/dbias are summed over row chunks in a fixed order (deterministic): 2 * chunks * D floats.
+int64_t layer_norm_backward_workspace(Exec, int64_t rows, int64_t D);
+template <typename T>
+void layer_norm_backward(Exec, const T* x, const T* weight, const T* mean, const T* rstd, const T* g, T* dx,
+                         T* dweight, T* dbias, int64_t rows, int64_t D, float* workspace);
 }  // namespace cuda
 #endif
 

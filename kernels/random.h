@@ -14,47 +14,54 @@
 
 #include "kernels/philox.h"
 
-struct CUstream_st;  // cudaStream_t without the CUDA headers
+#include "kernels/dtype.h"
+#include "kernels/exec.h"
 
 namespace ff::kernels {
+
+// Fills of floating tensors (the masks' element type: uint8 for bernoulli_mask).
+inline constexpr KernelDTypes kRandomDTypes{.cpu = {DType::F32, DType::F64}, .cuda = {DType::F32}};
 
 namespace cpu {
 
 // Uniform in [lo, hi). (With |lo| much larger than hi - lo, float rounding can give hi.)
-void uniform(float* out, int64_t n, float lo, float hi, PhiloxState state);
-void uniform(double* out, int64_t n, float lo, float hi, PhiloxState state);
+template <typename T>
+void uniform(Exec, T* out, int64_t n, float lo, float hi, PhiloxState state);
 
 // Normal N(mean, std^2) by Box-Muller.
-void normal(float* out, int64_t n, float mean, float std, PhiloxState state);
-void normal(double* out, int64_t n, float mean, float std, PhiloxState state);
+template <typename T>
+void normal(Exec, T* out, int64_t n, float mean, float std, PhiloxState state);
 
 // N(mean, std^2) restricted to [a, b]; a and b are absolute values, not multiples of std
 // (timm's trunc_normal_(std=0.02, a=-2, b=2) is truncated_normal(out, n, 0, 0.02, -2, 2, s)).
-void truncated_normal(float* out, int64_t n, float mean, float std, float a, float b, PhiloxState state);
-void truncated_normal(double* out, int64_t n, float mean, float std, float a, float b, PhiloxState state);
+template <typename T>
+void truncated_normal(Exec, T* out, int64_t n, float mean, float std, float a, float b, PhiloxState state);
 
 // Bernoulli keep mask: mask[e] = 1 with probability p_keep, else 0.
-void bernoulli_mask(uint8_t* mask, int64_t n, float p_keep, PhiloxState state);
+void bernoulli_mask(Exec, uint8_t* mask, int64_t n, float p_keep, PhiloxState state);
 
 // Dropout mask already scaled: 1 / p_keep with probability p_keep, else 0 (all 0 for
 // p_keep = 0). Element e is kept exactly when bernoulli_mask keeps it with the same state.
-void dropout_mask(float* mask, int64_t n, float p_keep, PhiloxState state);
-void dropout_mask(double* mask, int64_t n, float p_keep, PhiloxState state);
+template <typename T>
+void dropout_mask(Exec, T* mask, int64_t n, float p_keep, PhiloxState state);
 
 }  // namespace cpu
 
+#ifdef FF_WITH_CUDA
 namespace cuda {
 
-using Stream = CUstream_st*;  // same type as cudaStream_t
-
-// Same contracts as the cpu:: functions; out is device memory; asynchronous on stream.
-void uniform(float* out, int64_t n, float lo, float hi, PhiloxState state, Stream stream);
-void normal(float* out, int64_t n, float mean, float std, PhiloxState state, Stream stream);
-void truncated_normal(float* out, int64_t n, float mean, float std, float a, float b, PhiloxState state,
-                      Stream stream);
-void bernoulli_mask(uint8_t* mask, int64_t n, float p_keep, PhiloxState state, Stream stream);
-void dropout_mask(float* mask, int64_t n, float p_keep, PhiloxState state, Stream stream);
+// Same contracts as the cpu:: functions; out is device memory; asynchronous on the stream.
+template <typename T>
+void uniform(Exec, T* out, int64_t n, float lo, float hi, PhiloxState state);
+template <typename T>
+void normal(Exec, T* out, int64_t n, float mean, float std, PhiloxState state);
+template <typename T>
+void truncated_normal(Exec, T* out, int64_t n, float mean, float std, float a, float b, PhiloxState state);
+void bernoulli_mask(Exec, uint8_t* mask, int64_t n, float p_keep, PhiloxState state);
+template <typename T>
+void dropout_mask(Exec, T* mask, int64_t n, float p_keep, PhiloxState state);
 
 }  // namespace cuda
+#endif
 
 }  // namespace ff::kernels

@@ -5,16 +5,15 @@
 // overflow: y = exp(x - m) / s with m = max x and s = sum exp(x - m).
 //
 // CPU: f32 and f64 (statistics in double). CUDA: f32 (statistics in f32), one warp per row
-// for D <= 1024, one 256-thread block per row above.
+// for D <= 1024, one 256-thread block per row above. bf16 tensors are computed in f32 by the
+// op (core/ops/dispatch.h, computes_in_f32).
 
 #include <cmath>
 #include <cstdint>
 
 #include "kernels/common.h"
-
-#ifdef FF_WITH_CUDA
-#include <cuda_runtime.h>
-#endif
+#include "kernels/dtype.h"
+#include "kernels/exec.h"
 
 namespace ff::kernels {
 
@@ -69,20 +68,23 @@ FF_HD T log_softmax_grad(T y, T g, A r) {
   return static_cast<T>(A(g) - exp(A(y)) * r);
 }
 
+inline constexpr KernelDTypes kSoftmaxDTypes{.cpu = {DType::F32, DType::F64}, .cuda = {DType::F32}};
+
 namespace cpu {
 // x: (rows, D) -> y: (rows, D); log_softmax when `log`.
 template <typename T>
-void softmax_forward(const T* x, T* y, int64_t rows, int64_t D, bool log);
+void softmax_forward(Exec, const T* x, T* y, int64_t rows, int64_t D, bool log);
 // y: (rows, D) the forward output, g: (rows, D) -> dx: (rows, D).
 template <typename T>
-void softmax_backward(const T* y, const T* g, T* dx, int64_t rows, int64_t D, bool log);
+void softmax_backward(Exec, const T* y, const T* g, T* dx, int64_t rows, int64_t D, bool log);
 }  // namespace cpu
 
 #ifdef FF_WITH_CUDA
 namespace cuda {
-void softmax_forward(const float* x, float* y, int64_t rows, int64_t D, bool log, cudaStream_t stream);
-void softmax_backward(const float* y, const float* g, float* dx, int64_t rows, int64_t D, bool log,
-                      cudaStream_t stream);
+template <typename T>
+void softmax_forward(Exec, const T* x, T* y, int64_t rows, int64_t D, bool log);
+template <typename T>
+void softmax_backward(Exec, const T* y, const T* g, T* dx, int64_t rows, int64_t D, bool log);
 }  // namespace cuda
 #endif
 

@@ -9,13 +9,15 @@ namespace ff {
 namespace {
 
 thread_local bool g_grad_mode = true;
+thread_local std::optional<DType> g_autocast;
 
 // Adds `g` into an accumulated gradient (out of place: `g` may alias another gradient).
 void accumulate(Tensor& acc, const Tensor& g) { acc = acc.defined() ? add(acc, g) : g; }
 
-void check_grad_shape(const Node& node, size_t input, const Tensor& g) {
-  FF_CHECK(g.shape() == node.input_shapes[input], "backward of {} returned a gradient {} for input {} of shape {}",
-           node.name, g.str(), input, shape_str(node.input_shapes[input]));
+void check_grad(const Node& node, size_t input, const Tensor& g) {
+  FF_CHECK(g.shape() == node.input_shapes[input] && g.dtype() == node.input_dtypes[input],
+           "backward of {} returned a gradient {} for input {} of shape {} and dtype {}", node.name, g.str(), input,
+           shape_str(node.input_shapes[input]), dtype_name(node.input_dtypes[input]));
 }
 
 }  // namespace
@@ -24,6 +26,10 @@ bool grad_mode_enabled() { return g_grad_mode; }
 
 NoGradGuard::NoGradGuard() : previous_(g_grad_mode) { g_grad_mode = false; }
 NoGradGuard::~NoGradGuard() { g_grad_mode = previous_; }
+
+std::optional<DType> autocast_dtype() { return g_autocast; }
+AutocastGuard::AutocastGuard(std::optional<DType> dtype) : previous_(g_autocast) { g_autocast = dtype; }
+AutocastGuard::~AutocastGuard() { g_autocast = previous_; }
 
 bool any_requires_grad(const std::vector<Tensor>& inputs) {
   if (!g_grad_mode) return false;
@@ -40,6 +46,7 @@ void record_op(Tensor& out, const char* name, const std::vector<Tensor>& inputs,
   for (const Tensor& t : inputs) {
     node->inputs.push_back(t.defined() && t.requires_grad() ? t.autograd_meta() : nullptr);
     node->input_shapes.push_back(t.defined() ? t.shape() : Shape{});
+    node->input_dtypes.push_back(t.defined() ? t.dtype() : DType::F32);
   }
   node->backward = std::move(backward);
   auto meta = std::make_shared<AutogradMeta>();
@@ -51,6 +58,7 @@ void record_op(Tensor& out, const char* name, const std::vector<Tensor>& inputs,
 void Tensor::backward(const Tensor& grad, bool retain_graph) const {
   FF_CHECK(requires_grad(), "backward() on a tensor that does not require grad ({})", str());
   NoGradGuard no_grad;
+  AutocastGuard no_autocast(std::nullopt);
   Tensor root_grad = grad;
   if (!root_grad.defined()) {
     FF_CHECK(numel() == 1, "backward() without a gradient needs a scalar, got {}", str());
@@ -111,7 +119,7 @@ void Tensor::backward(const Tensor& grad, bool retain_graph) const {
     for (size_t i = 0; i < needs.size(); ++i) {
       const auto& in = node->inputs[i];
       if (!in) continue;
-      if (g_in[i].defined()) check_grad_shape(*node, i, g_in[i]);
+      if (g_in[i].defined()) check_grad(*node, i, g_in[i]);
       if (Node* next = in->grad_fn.get()) {
         if (g_in[i].defined()) accumulate(grads[next], g_in[i]);
         if (--pending[next] == 0) ready.push_back(next);

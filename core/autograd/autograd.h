@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,7 @@ struct Node {
   std::string name;
   std::vector<std::shared_ptr<AutogradMeta>> inputs;  // null: that input needs no gradient
   std::vector<Shape> input_shapes;                     // gradients must come back in these
+  std::vector<DType> input_dtypes;                     // ... and in these dtypes
   BackwardFn backward;
 };
 
@@ -50,6 +52,23 @@ class NoGradGuard {
 
  private:
   bool previous_;
+};
+
+// Mixed precision: inside an AutocastGuard(DType::BF16) region, GEMM-like ops (matmul, linear,
+// attention) compute in bf16 with f32 accumulation and precision-sensitive ones (softmax,
+// log_softmax, layer_norm, losses, reductions) in f32 (core/ops/autocast.h). backward() runs
+// with autocast off, so every gradient comes back in its input's dtype: f32 for f32 weights.
+std::optional<DType> autocast_dtype();
+
+class AutocastGuard {
+ public:
+  explicit AutocastGuard(std::optional<DType> dtype);
+  ~AutocastGuard();
+  AutocastGuard(const AutocastGuard&) = delete;
+  AutocastGuard& operator=(const AutocastGuard&) = delete;
+
+ private:
+  std::optional<DType> previous_;
 };
 
 // Records `out` as the result of op `name` over `inputs`. No-op when grad mode is off or no

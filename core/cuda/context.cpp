@@ -2,6 +2,7 @@
 #include "core/cuda/context.h"
 
 #include <array>
+#include <atomic>
 #include <mutex>
 
 #include "kernels/cuda/cuda_check.h"
@@ -10,12 +11,17 @@ namespace ff::cuda {
 namespace {
 
 constexpr int kMaxDevices = 16;
+// cuBLASLt's recommended workspace on Hopper (smaller on older GPUs is fine too).
+constexpr size_t kLtWorkspaceBytes = 32u << 20;
+
+std::atomic<bool> g_allow_tf32{false};
+std::atomic<int64_t> g_host_syncs{0};
 
 struct DeviceContext {
   std::once_flag once;
   cudaStream_t stream = nullptr;
-  cublasHandle_t cublas = nullptr;
   cublasLtHandle_t cublaslt = nullptr;
+  void* workspace = nullptr;
 };
 
 DeviceContext& context(int index) {
@@ -30,9 +36,8 @@ DeviceContext& context(int index) {
     FF_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, index));
     uint64_t threshold = UINT64_MAX;
     FF_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold));
-    FF_CUBLAS_CHECK(cublasCreate(&ctx.cublas));
-    FF_CUBLAS_CHECK(cublasSetStream(ctx.cublas, ctx.stream));
     FF_CUBLAS_CHECK(cublasLtCreate(&ctx.cublaslt));
+    FF_CUDA_CHECK(cudaMalloc(&ctx.workspace, kLtWorkspaceBytes));
   });
   return ctx;
 }
@@ -40,9 +45,21 @@ DeviceContext& context(int index) {
 }  // namespace
 
 cudaStream_t stream(int device_index) { return context(device_index).stream; }
-cublasHandle_t cublas_handle(int device_index) { return context(device_index).cublas; }
-cublasLtHandle_t cublaslt_handle(int device_index) { return context(device_index).cublaslt; }
-void synchronize(int device_index) { FF_CUDA_CHECK(cudaStreamSynchronize(stream(device_index))); }
+kernels::cuda::Exec exec(int device_index) {
+  DeviceContext& ctx = context(device_index);
+  return {.stream = ctx.stream,
+          .cublaslt = ctx.cublaslt,
+          .workspace = ctx.workspace,
+          .workspace_bytes = kLtWorkspaceBytes,
+          .allow_tf32 = g_allow_tf32.load(std::memory_order_relaxed)};
+}
+void set_allow_tf32(bool allow) { g_allow_tf32.store(allow, std::memory_order_relaxed); }
+void synchronize(int device_index) {
+  count_host_sync();
+  FF_CUDA_CHECK(cudaStreamSynchronize(stream(device_index)));
+}
+int64_t host_syncs() { return g_host_syncs.load(std::memory_order_relaxed); }
+void count_host_sync() { g_host_syncs.fetch_add(1, std::memory_order_relaxed); }
 
 }  // namespace ff::cuda
 #endif

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/autograd/autograd.h"
+#include "core/ops/autocast.h"
 #include "core/ops/dispatch.h"
 #include "core/ops/view.h"
 
@@ -10,6 +11,7 @@ namespace ff {
 namespace {
 
 using kernels::AttentionScore;
+using kernels::kAttentionDTypes;
 using kernels::AttentionStrides;
 
 Tensor unit_last_stride(const Tensor& x) { return x.stride(-1) == 1 ? x : contiguous(x); }
@@ -64,10 +66,15 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Atten
   }
 }
 
-}  // namespace
-
-Tensor attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const AttentionOptions& options,
-                 Tensor* probs) {
+Tensor attention_impl(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const AttentionOptions& options,
+                      Tensor* probs) {
+  if (computes_in_f32<kAttentionDTypes>(q_in)) {
+    AttentionOptions wide = options;
+    if (wide.R.defined()) wide.R = to_dtype(wide.R, DType::F32);
+    Tensor out = attention_impl(to_dtype(q_in, DType::F32), to_dtype(k_in, DType::F32), to_dtype(v_in, DType::F32),
+                                wide, probs);
+    return to_dtype(out, q_in.dtype());
+  }
   check_inputs(q_in, k_in, v_in, options);
   Tensor q = unit_last_stride(q_in), k = unit_last_stride(k_in), v = unit_last_stride(v_in);
   const int64_t B = q.size(0), H = q.size(1), Nq = q.size(2), Nk = k.size(2), D = q.size(3);
@@ -76,15 +83,10 @@ Tensor attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, con
   Tensor lse = Tensor::empty({B, H, Nq}, q.dtype(), q.device());
   if (probs) *probs = Tensor::empty({B, H, Nq, Nk}, q.dtype(), q.device());
 
-  visit_float(q.dtype(), [&]<typename T>() {
+  dispatch<kAttentionDTypes>("attention", q, [&]<typename T>(auto exec) {
     auto params = make_params<T>(q, k, v, R, options, out, lse);
     if (probs) params.probs = probs->data<T>();
-    if (q.device().is_cpu()) {
-      kernels::cpu::attention_forward<T>(params);
-    } else {
-      FF_CHECK((std::is_same_v<T, float>), "CUDA attention runs in f32, got {}", q.str());
-      if constexpr (std::is_same_v<T, float>) FF_CUDA_CALL(kernels::cuda::attention_forward(params, FF_STREAM(q)));
-    }
+    attention_forward<T>(exec, params);
   });
 
   std::vector<Tensor> inputs{q, k, v};
@@ -98,7 +100,7 @@ Tensor attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, con
               Tensor dq = empty_bnhd(B, H, Nq, D, q), dk = empty_bnhd(B, H, Nk, D, q), dv = empty_bnhd(B, H, Nk, D, q);
               Tensor dR = R.defined() ? Tensor::zeros(R.shape(), R.dtype(), R.device()) : Tensor();
               Tensor out = out_saved, lse_copy = lse;
-              visit_float(q.dtype(), [&]<typename T>() {
+              dispatch<kAttentionDTypes>("attention backward", q, [&]<typename T>(auto exec) {
                 kernels::AttentionBackwardParams<T> bp;
                 bp.fwd = make_params<T>(q, k, v, R, options, out, lse_copy);
                 bp.dout = g.data<T>();
@@ -110,17 +112,19 @@ Tensor attention(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, con
                 bp.dk_strides = strides_of(dk);
                 bp.dv_strides = strides_of(dv);
                 if (dR.defined() && needs.size() > 3 && needs[3]) bp.dR = dR.data<T>();
-                if (q.device().is_cpu()) {
-                  kernels::cpu::attention_backward<T>(bp);
-                } else if constexpr (std::is_same_v<T, float>) {
-                  FF_CUDA_CALL(kernels::cuda::attention_backward(bp, FF_STREAM(q)));
-                }
+                attention_backward<T>(exec, bp);
               });
               Grads grads{needs[0] ? dq : Tensor(), needs[1] ? dk : Tensor(), needs[2] ? dv : Tensor()};
               if (needs.size() > 3) grads.push_back(needs[3] ? dR : Tensor());
               return grads;
             });
   return out;
+}
+
+}  // namespace
+
+Tensor attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& options, Tensor* probs) {
+  return attention_impl(autocast_low(q), autocast_low(k), autocast_low(v), options, probs);
 }
 
 }  // namespace ff

@@ -19,7 +19,7 @@ struct AttentionOptions {
   double scale = 0.0;   // dot score; 0 means 1/sqrt(D)
   // Fourier score: R is a (1) or (D) tensor (a learnable parameter), p an even power,
   // eps the reference's denominator term (an extra key of score log(eps) and value 0).
-  Tensor R;
+  Tensor R = {};
   int p = 4;
   double eps = 1e-6;
 };

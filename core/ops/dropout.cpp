@@ -3,23 +3,24 @@
 #include "core/autograd/autograd.h"
 #include "core/ops/dispatch.h"
 #include "core/ops/elementwise.h"
+#include "core/ops/view.h"
 #include "kernels/random.h"
 
 namespace ff {
 namespace {
 
-// A contiguous scaled keep-mask of `shape` in x's dtype and device.
+// A contiguous scaled keep-mask of `shape` on x's device, in x's dtype (f32 for bf16 x: the
+// product is then computed in f32 and rounded once, and a bf16 run draws the masks of an f32
+// run).
 Tensor make_mask(const Tensor& x, const Shape& shape, double p, Generator& gen) {
   const auto state = gen.next();
   const float p_keep = static_cast<float>(1.0 - p);
-  Tensor mask = Tensor::empty(shape, x.dtype(), x.device());
+  const DType dtype = computes_in_f32<kernels::kRandomDTypes>(x) ? DType::F32 : x.dtype();
+  Tensor mask = Tensor::empty(shape, dtype, x.device());
   const int64_t n = mask.numel();
-  if (x.device().is_cpu()) {
-    visit_float(x.dtype(), [&]<typename T>() { kernels::cpu::dropout_mask(mask.data<T>(), n, p_keep, state); });
-  } else {
-    FF_CHECK(x.dtype() == DType::F32, "dropout on CUDA needs f32, got {}", x.str());
-    FF_CUDA_CALL(kernels::cuda::dropout_mask(mask.data<float>(), n, p_keep, state, FF_STREAM(x)));
-  }
+  dispatch<kernels::kRandomDTypes>("dropout", mask, [&]<typename T>(auto exec) {
+    dropout_mask<T>(exec, mask.data<T>(), n, p_keep, state);
+  });
   return mask;
 }
 
@@ -28,9 +29,11 @@ Tensor apply_mask(const Tensor& x, const Tensor& mask, const char* name) {
   Tensor y;
   {
     NoGradGuard no_grad;
-    y = mul(x, mask);
+    y = to_dtype(mul(x, mask), x.dtype());
   }
-  record_op(y, name, {x}, [mask](const Tensor& g, const std::vector<bool>&) { return Grads{mul(g, mask)}; });
+  record_op(y, name, {x}, [mask](const Tensor& g, const std::vector<bool>&) {
+    return Grads{to_dtype(mul(g, mask), g.dtype())};
+  });
   return y;
 }
 

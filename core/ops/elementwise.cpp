@@ -1,6 +1,7 @@
 #include "core/ops/elementwise.h"
 
 #include "core/autograd/autograd.h"
+#include "core/ops/autocast.h"
 #include "core/ops/dispatch.h"
 #include "core/ops/reduce.h"
 #include "core/ops/view.h"
@@ -22,12 +23,8 @@ Shape strides_for(const Tensor& x, const Shape& shape) {
 
 void run_unary(UnaryOp op, Tensor& y, const Tensor& x, double a, double b) {
   auto ix = kernels::make_indexer<2>(y.shape(), {y.strides(), strides_for(x, y.shape())});
-  visit_float(y.dtype(), [&]<typename T>() {
-    if (y.device().is_cpu()) {
-      kernels::cpu::unary<T>(op, ix, y.data<T>(), x.data<T>(), a, b);
-    } else {
-      FF_CUDA_CALL(kernels::cuda::unary<T>(op, ix, y.data<T>(), x.data<T>(), a, b, FF_STREAM(y)));
-    }
+  dispatch<kernels::kElementwiseDTypes>("elementwise op", y, [&]<typename T>(auto exec) {
+    unary<T>(exec, op, ix, y.data<T>(), x.data<T>(), a, b);
   });
 }
 
@@ -41,12 +38,8 @@ void run_binary(BinaryOp op, Tensor& z, const Tensor& x, const Tensor& y) {
   check_same_device("elementwise op", {&z, &x, &y});
   check_same_dtype("elementwise op", {&z, &x, &y});
   auto ix = kernels::make_indexer<3>(z.shape(), {z.strides(), strides_for(x, z.shape()), strides_for(y, z.shape())});
-  visit_float(z.dtype(), [&]<typename T>() {
-    if (z.device().is_cpu()) {
-      kernels::cpu::binary<T>(op, ix, z.data<T>(), x.data<T>(), y.data<T>());
-    } else {
-      FF_CUDA_CALL(kernels::cuda::binary<T>(op, ix, z.data<T>(), x.data<T>(), y.data<T>(), FF_STREAM(z)));
-    }
+  dispatch<kernels::kElementwiseDTypes>("elementwise op", z, [&]<typename T>(auto exec) {
+    binary<T>(exec, op, ix, z.data<T>(), x.data<T>(), y.data<T>());
   });
 }
 
@@ -71,7 +64,8 @@ Tensor unary_with_backward(UnaryOp op, const Tensor& x, const char* name, Binary
 
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) {
+Tensor add(const Tensor& a_in, const Tensor& b_in) {
+  auto [a, b] = promote(a_in, b_in);
   Tensor out = binary_raw(BinaryOp::Add, a, b);
   record_op(out, "add", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g, const std::vector<bool>& needs) {
     return Grads{needs[0] ? sum_to(g, sa) : Tensor(), needs[1] ? sum_to(g, sb) : Tensor()};
@@ -79,7 +73,8 @@ Tensor add(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor sub(const Tensor& a, const Tensor& b) {
+Tensor sub(const Tensor& a_in, const Tensor& b_in) {
+  auto [a, b] = promote(a_in, b_in);
   Tensor out = binary_raw(BinaryOp::Sub, a, b);
   record_op(out, "sub", {a, b}, [sa = a.shape(), sb = b.shape()](const Tensor& g, const std::vector<bool>& needs) {
     return Grads{needs[0] ? sum_to(g, sa) : Tensor(), needs[1] ? sum_to(neg(g), sb) : Tensor()};
@@ -87,7 +82,8 @@ Tensor sub(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor mul(const Tensor& a, const Tensor& b) {
+Tensor mul(const Tensor& a_in, const Tensor& b_in) {
+  auto [a, b] = promote(a_in, b_in);
   Tensor out = binary_raw(BinaryOp::Mul, a, b);
   record_op(out, "mul", {a, b}, [a = a.detach(), b = b.detach()](const Tensor& g, const std::vector<bool>& needs) {
     return Grads{needs[0] ? sum_to(mul(g, b), a.shape()) : Tensor(),
@@ -96,7 +92,8 @@ Tensor mul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor div(const Tensor& a, const Tensor& b) {
+Tensor div(const Tensor& a_in, const Tensor& b_in) {
+  auto [a, b] = promote(a_in, b_in);
   Tensor out = binary_raw(BinaryOp::Div, a, b);
   record_op(out, "div", {a, b},
             [a = a.detach(), b = b.detach(), out = out.detach()](const Tensor& g, const std::vector<bool>& needs) {
@@ -107,7 +104,8 @@ Tensor div(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor maximum(const Tensor& a, const Tensor& b) {
+Tensor maximum(const Tensor& a_in, const Tensor& b_in) {
+  auto [a, b] = promote(a_in, b_in);
   Tensor out = binary_raw(BinaryOp::Maximum, a, b);
   record_op(out, "maximum", {a, b},
             [a = a.detach(), b = b.detach()](const Tensor& g, const std::vector<bool>& needs) {
@@ -191,21 +189,17 @@ Tensor sigmoid(const Tensor& x) {
   return unary_with_backward(UnaryOp::Sigmoid, x, "sigmoid", BinaryOp::SigmoidBackward, true);
 }
 
-Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
+Tensor where(const Tensor& cond, const Tensor& a_in, const Tensor& b_in) {
   FF_CHECK(cond.dtype() == DType::U8, "where: condition must be u8, got {}", cond.str());
+  auto [a, b] = promote(a_in, b_in);
   check_same_device("where", {&cond, &a, &b});
   check_same_dtype("where", {&a, &b});
   Shape shape = broadcast_shapes(broadcast_shapes(cond.shape(), a.shape()), b.shape());
   Tensor out = Tensor::empty(shape, a.dtype(), a.device());
   auto ix = kernels::make_indexer<4>(
       shape, {out.strides(), strides_for(cond, shape), strides_for(a, shape), strides_for(b, shape)});
-  visit_float(out.dtype(), [&]<typename T>() {
-    if (out.device().is_cpu()) {
-      kernels::cpu::where<T>(ix, out.data<T>(), cond.data<uint8_t>(), a.data<T>(), b.data<T>());
-    } else {
-      FF_CUDA_CALL(kernels::cuda::where<T>(ix, out.data<T>(), cond.data<uint8_t>(), a.data<T>(), b.data<T>(),
-                                           FF_STREAM(out)));
-    }
+  dispatch<kernels::kElementwiseDTypes>("where", out, [&]<typename T>(auto exec) {
+    where<T>(exec, ix, out.data<T>(), cond.data<uint8_t>(), a.data<T>(), b.data<T>());
   });
   record_op(out, "where", {a, b},
             [cond = cond.detach(), sa = a.shape(), sb = b.shape()](const Tensor& g, const std::vector<bool>& needs) {
@@ -221,11 +215,11 @@ Tensor masked_fill(const Tensor& x, const Tensor& mask, double value) {
 }
 
 void fill_(Tensor& x, double value) {
-  if (is_floating(x.dtype()) && x.dtype() != DType::BF16) {
+  if (is_floating(x.dtype())) {
     run_unary(UnaryOp::Fill, x, x, value, 0.0);
     return;
   }
-  // Integer and bf16 tensors: fill an f64 scalar and convert on copy.
+  // Integer tensors: fill an f64 scalar and convert on copy.
   Tensor scalar = Tensor::empty({}, DType::F64, Device::cpu());
   *scalar.data<double>() = value;
   copy_(x, x.device().is_cpu() ? scalar : to_device(scalar, x.device()));

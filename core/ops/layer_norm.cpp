@@ -1,8 +1,7 @@
 #include "core/ops/layer_norm.h"
 
-#include <type_traits>
-
 #include "core/autograd/autograd.h"
+#include "core/ops/autocast.h"
 #include "core/ops/dispatch.h"
 #include "core/ops/view.h"
 #include "kernels/layer_norm.h"
@@ -10,12 +9,7 @@
 namespace ff {
 namespace {
 
-Tensor contiguous_raw(const Tensor& x) { return x.is_contiguous() ? x : contiguous(x); }
-
-template <typename T>
-T* data_or_null(const Tensor& t) {
-  return t.defined() ? t.data<T>() : nullptr;
-}
+using kernels::kLayerNormDTypes;
 
 // x, g: (rows, D) contiguous, weight: (D) or undefined, mean/rstd: (rows) -> {dx, dweight, dbias},
 // each computed only where wanted.
@@ -27,32 +21,20 @@ Grads layer_norm_backward_raw(const Tensor& x, const Tensor& weight, const Tenso
   Tensor dx = want_dx ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
   Tensor dw = want_dw ? Tensor::empty({D}, x.dtype(), x.device()) : Tensor();
   Tensor db = want_db ? Tensor::empty({D}, x.dtype(), x.device()) : Tensor();
-  visit_float(x.dtype(), [&]<typename T>() {
-    if (x.device().is_cpu()) {
-      kernels::cpu::layer_norm_backward<T>(x.data<T>(), data_or_null<T>(weight), mean.data<T>(), rstd.data<T>(),
-                                           g.data<T>(), data_or_null<T>(dx), data_or_null<T>(dw),
-                                           data_or_null<T>(db), rows, D);
-    } else if constexpr (std::is_same_v<T, float>) {
-#ifdef FF_WITH_CUDA
-      const int64_t ws_size = (want_dw || want_db) ? kernels::cuda::layer_norm_backward_workspace(rows, D) : 0;
-      Tensor workspace = ws_size > 0 ? Tensor::empty({ws_size}, DType::F32, x.device()) : Tensor();
-      kernels::cuda::layer_norm_backward(x.data<float>(), data_or_null<float>(weight), mean.data<float>(),
-                                         rstd.data<float>(), g.data<float>(), data_or_null<float>(dx),
-                                         data_or_null<float>(dw), data_or_null<float>(db), rows, D,
-                                         data_or_null<float>(workspace), FF_STREAM(x));
-#else
-      detail::throw_no_cuda();
-#endif
-    } else {
-      FF_CHECK(false, "layer_norm on CUDA needs f32, got {}", x.str());
-    }
+  dispatch<kLayerNormDTypes>("layer_norm backward", x, [&]<typename T>(auto exec) {
+    const int64_t ws = want_dw || want_db ? layer_norm_backward_workspace(exec, rows, D) : 0;
+    Tensor workspace = ws > 0 ? Tensor::empty({ws}, DType::F32, x.device()) : Tensor();
+    layer_norm_backward<T>(exec, x.data<T>(), data_or_null<T>(weight), mean.data<T>(), rstd.data<T>(), g.data<T>(),
+                           data_or_null<T>(dx), data_or_null<T>(dw), data_or_null<T>(db), rows, D,
+                           data_or_null<float>(workspace));
   });
   return Grads{dx, dw, db};
 }
 
 }  // namespace
 
-Tensor layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, double eps) {
+Tensor layer_norm(const Tensor& x_arg, const Tensor& weight_arg, const Tensor& bias_arg, double eps) {
+  const Tensor x_in = autocast_f32(x_arg), weight = autocast_f32(weight_arg), bias = autocast_f32(bias_arg);
   FF_CHECK(x_in.dim() >= 1, "layer_norm needs at least one dim, got {}", x_in.str());
   const int64_t D = x_in.size(-1);
   for (const Tensor* p : {&weight, &bias}) {
@@ -61,6 +43,10 @@ Tensor layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
   }
   check_same_device("layer_norm", {&x_in, &weight, &bias});
   check_same_dtype("layer_norm", {&x_in, &weight, &bias});
+  if (computes_in_f32<kLayerNormDTypes>(x_in)) {
+    auto f32 = [](const Tensor& t) { return t.defined() ? to_dtype(t, DType::F32) : t; };
+    return to_dtype(layer_norm(f32(x_in), f32(weight), f32(bias), eps), x_in.dtype());
+  }
   Tensor x = contiguous_raw(x_in.detach());
   Tensor w = weight.defined() ? contiguous_raw(weight.detach()) : Tensor();
   Tensor b = bias.defined() ? contiguous_raw(bias.detach()) : Tensor();
@@ -69,17 +55,9 @@ Tensor layer_norm(const Tensor& x_in, const Tensor& weight, const Tensor& bias, 
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor mean = Tensor::empty(row_shape, x.dtype(), x.device());
   Tensor rstd = Tensor::empty(row_shape, x.dtype(), x.device());
-  visit_float(x.dtype(), [&]<typename T>() {
-    if (x.device().is_cpu()) {
-      kernels::cpu::layer_norm_forward<T>(x.data<T>(), data_or_null<T>(w), data_or_null<T>(b), y.data<T>(),
-                                          mean.data<T>(), rstd.data<T>(), rows, D, eps);
-    } else {
-      FF_CHECK((std::is_same_v<T, float>), "layer_norm on CUDA needs f32, got {}", x.str());
-      if constexpr (std::is_same_v<T, float>)
-        FF_CUDA_CALL(kernels::cuda::layer_norm_forward(x.data<float>(), data_or_null<float>(w),
-                                                       data_or_null<float>(b), y.data<float>(), mean.data<float>(),
-                                                       rstd.data<float>(), rows, D, eps, FF_STREAM(x)));
-    }
+  dispatch<kLayerNormDTypes>("layer_norm", x, [&]<typename T>(auto exec) {
+    layer_norm_forward<T>(exec, x.data<T>(), data_or_null<T>(w), data_or_null<T>(b), y.data<T>(), mean.data<T>(),
+                          rstd.data<T>(), rows, D, eps);
   });
   if (any_requires_grad({x_in, weight, bias})) {
     record_op(y, "layer_norm", {x_in, weight, bias},

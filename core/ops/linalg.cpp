@@ -3,15 +3,12 @@
 #include <algorithm>
 
 #include "core/autograd/autograd.h"
+#include "core/ops/autocast.h"
 #include "core/ops/dispatch.h"
 #include "core/ops/elementwise.h"
-#include "kernels/gemm.h"
-
-#ifdef FF_WITH_CUDA
-#include "core/cuda/context.h"
-#endif
 #include "core/ops/reduce.h"
 #include "core/ops/view.h"
+#include "kernels/gemm.h"
 
 namespace ff {
 namespace {
@@ -20,13 +17,6 @@ namespace {
 
 Tensor view_raw(const Tensor& x, const Shape& shape) {  // x contiguous
   return Tensor::make_view(x.storage(), shape, contiguous_strides(shape), x.offset(), x.dtype());
-}
-
-Tensor contiguous_raw(const Tensor& x) {
-  if (x.is_contiguous()) return x;
-  Tensor out = Tensor::empty(x.shape(), x.dtype(), x.device());
-  copy_(out, x);
-  return out;
 }
 
 // The last two dims swapped.
@@ -126,25 +116,10 @@ bool uniform_step(const std::vector<int64_t>& offsets, int64_t* step) {
   return true;
 }
 
-template <typename T>
-void run_gemm(Device device, bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda,
-              int64_t sa, const T* B, int64_t ldb, int64_t sb, T beta, T* C, int64_t ldc, int64_t sc,
-              int64_t batch) {
-  if (batch <= 0 || M == 0 || N == 0) return;
-  if (device.is_cpu()) {
-    if (batch == 1) {
-      kernels::cpu::gemm<T>(ta, tb, M, N, K, T(1), A, lda, B, ldb, beta, C, ldc);
-    } else {
-      kernels::cpu::gemm_strided_batched<T>(ta, tb, M, N, K, T(1), A, lda, sa, B, ldb, sb, beta, C, ldc, sc, batch);
-    }
-  } else {
-    FF_CUDA_CALL(batch == 1
-                     ? kernels::cuda::gemm<T>(cuda::cublas_handle(device.index), ta, tb, M, N, K, T(1), A, lda, B,
-                                              ldb, beta, C, ldc)
-                     : kernels::cuda::gemm_strided_batched<T>(cuda::cublas_handle(device.index), ta, tb, M, N, K,
-                                                              T(1), A, lda, sa, B, ldb, sb, beta, C, ldc, sc,
-                                                              batch));
-  }
+// One kernels::gemm call (nothing to do for an empty product).
+template <typename T, typename Exec>
+void run_gemm(Exec exec, const kernels::GemmParams<T>& p) {
+  if (p.batch > 0 && p.M > 0 && p.N > 0) gemm<T>(exec, p);
 }
 
 // C = beta * C, for empty products (K == 0).
@@ -156,35 +131,44 @@ void scale_raw(Tensor& C, double beta) {
   }
 }
 
-// C (batch..., M, N), contiguous, = a @ b + beta * C, where a (batch..., M, K) and b
-// (batch..., K, N) have exactly C's batch dims (broadcast ones with stride 0).
-void gemm_into(Tensor& C, const Tensor& a, const Tensor& b, double beta) {
+// C (batch..., M, N), contiguous, = a @ b + beta * C [+ bias (N) on every row], where a
+// (batch..., M, K) and b (batch..., K, N) have exactly C's batch dims (broadcast ones with
+// stride 0).
+void gemm_into(Tensor& C, const Tensor& a, const Tensor& b, double beta, const Tensor& bias = Tensor()) {
   FF_CHECK(C.is_contiguous(), "gemm_into: output must be contiguous");
   const int64_t M = C.size(-2), N = C.size(-1), K = a.size(-1);
   if (C.numel() == 0) return;
   if (K == 0) {
     scale_raw(C, beta);
+    if (bias.defined()) add_(C, bias);
     return;
   }
   Operand A = make_operand(a), B = make_operand(b);
   const int64_t nb = static_cast<int64_t>(A.offsets.size());
-  visit_float(C.dtype(), [&]<typename T>() {
-    const T* pa = A.t.data<T>();
-    const T* pb = B.t.data<T>();
-    T* pc = C.data<T>();
+  dispatch<kernels::kGemmDTypes>("matmul", C, [&]<typename T>(auto exec) {
     int64_t sa = 0, sb = 0;
-    bool ua = uniform_step(A.offsets, &sa), ub = uniform_step(B.offsets, &sb);
+    const bool ua = uniform_step(A.offsets, &sa), ub = uniform_step(B.offsets, &sb);
+    kernels::GemmParams<T> p{.trans_a = A.trans, .trans_b = B.trans, .M = M, .N = N, .K = K,
+                             .A = A.t.data<T>() + A.offsets[0], .lda = A.ld, .stride_a = sa,
+                             .B = B.t.data<T>() + B.offsets[0], .ldb = B.ld, .stride_b = sb,
+                             .C = C.data<T>(), .ldc = N, .stride_c = M * N, .batch = nb,
+                             .alpha = 1, .beta = static_cast<kernels::compute_t<T>>(beta),
+                             .bias = data_or_null<T>(bias)};
     if (ua && ub && nb > 1 && sb == 0 && !A.trans && sa == M * A.ld) {
       // One shared B and a batch of row-major A blocks one after another: fold the batch into M.
-      run_gemm<T>(C.device(), false, B.trans, nb * M, N, K, pa + A.offsets[0], A.ld, 0, pb + B.offsets[0], B.ld, 0,
-                  T(beta), pc, N, 0, 1);
+      p.M = nb * M;
+      p.batch = 1;
+      run_gemm(exec, p);
     } else if (ua && ub) {
-      run_gemm<T>(C.device(), A.trans, B.trans, M, N, K, pa + A.offsets[0], A.ld, sa, pb + B.offsets[0], B.ld, sb,
-                  T(beta), pc, N, M * N, nb);
+      run_gemm(exec, p);
     } else {
-      for (int64_t i = 0; i < nb; ++i)
-        run_gemm<T>(C.device(), A.trans, B.trans, M, N, K, pa + A.offsets[i], A.ld, 0, pb + B.offsets[i], B.ld, 0,
-                    T(beta), pc + i * M * N, N, 0, 1);
+      p.batch = 1;
+      for (int64_t i = 0; i < nb; ++i) {
+        p.A = A.t.data<T>() + A.offsets[i];
+        p.B = B.t.data<T>() + B.offsets[i];
+        p.C = C.data<T>() + i * M * N;
+        run_gemm(exec, p);
+      }
     }
   });
 }
@@ -201,20 +185,25 @@ void gemm_sum_into(Tensor& C, const Tensor& a, const Tensor& b, double beta) {
     return;
   }
   Operand A = make_operand(a), B = make_operand(b);
-  visit_float(C.dtype(), [&]<typename T>() {
-    const T* pa = A.t.data<T>();
-    const T* pb = B.t.data<T>();
-    T* pc = C.data<T>();
+  dispatch<kernels::kGemmDTypes>("matmul", C, [&]<typename T>(auto exec) {
     int64_t sa = 0, sb = 0;
-    bool ua = uniform_step(A.offsets, &sa), ub = uniform_step(B.offsets, &sb);
+    const bool ua = uniform_step(A.offsets, &sa), ub = uniform_step(B.offsets, &sb);
+    kernels::GemmParams<T> p{.trans_a = A.trans, .trans_b = B.trans, .M = M, .N = N, .K = K,
+                             .A = A.t.data<T>() + A.offsets[0], .lda = A.ld,
+                             .B = B.t.data<T>() + B.offsets[0], .ldb = B.ld,
+                             .C = C.data<T>(), .ldc = N,
+                             .alpha = 1, .beta = static_cast<kernels::compute_t<T>>(beta)};
     if (ua && ub && A.trans && !B.trans && (nb == 1 || (sa == K * A.ld && sb == K * B.ld))) {
       // A stored (K, M) and B stored (K, N) blocks one after another: fold the batch into K.
-      run_gemm<T>(C.device(), true, false, M, N, nb * K, pa + A.offsets[0], A.ld, 0, pb + B.offsets[0], B.ld, 0,
-                  T(beta), pc, N, 0, 1);
+      p.K = nb * K;
+      run_gemm(exec, p);
     } else {
-      for (int64_t i = 0; i < nb; ++i)
-        run_gemm<T>(C.device(), A.trans, B.trans, M, N, K, pa + A.offsets[i], A.ld, 0, pb + B.offsets[i], B.ld, 0,
-                    T(i == 0 ? beta : 1.0), pc, N, 0, 1);
+      for (int64_t i = 0; i < nb; ++i) {
+        p.A = A.t.data<T>() + A.offsets[i];
+        p.B = B.t.data<T>() + B.offsets[i];
+        p.beta = static_cast<kernels::compute_t<T>>(i == 0 ? beta : 1.0);
+        run_gemm(exec, p);
+      }
     }
   });
 }
@@ -227,10 +216,21 @@ Shape with_matrix(Shape batch, int64_t rows, int64_t cols) {
   return batch;
 }
 
+// A bf16 product on a backend without bf16 GEMMs: f32 copies, autocast off for the inner call
+// (it would cast them back), the result rounded to bf16.
+template <typename Op, typename... Args>
+Tensor gemm_in_f32(Op op, DType result, const Args&... args) {
+  AutocastGuard off(std::nullopt);
+  auto f32 = [](const Tensor& t) { return t.defined() ? to_dtype(t, DType::F32) : t; };
+  return to_dtype(op(f32(args)...), result);
+}
+
 }  // namespace
 
-Tensor matmul(const Tensor& a, const Tensor& b) {
-  FF_CHECK(a.defined() && b.defined(), "matmul: undefined operand");
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  FF_CHECK(a_in.defined() && b_in.defined(), "matmul: undefined operand");
+  const Tensor a = autocast_low(a_in), b = autocast_low(b_in);
+  if (computes_in_f32<kernels::kGemmDTypes>(a)) return gemm_in_f32(matmul, a.dtype(), a, b);
   FF_CHECK(a.dim() >= 2 && b.dim() >= 2, "matmul: operands need at least 2 dims, got {} and {}", shape_str(a.shape()),
            shape_str(b.shape()));
   check_same_device("matmul", {&a, &b});
@@ -281,8 +281,10 @@ Tensor matmul(const Tensor& a, const Tensor& b) {
   return out;
 }
 
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
-  FF_CHECK(x.defined() && w.defined(), "linear: undefined input or weight");
+Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
+  FF_CHECK(x_in.defined() && w_in.defined(), "linear: undefined input or weight");
+  const Tensor x = autocast_low(x_in), w = autocast_low(w_in), b = autocast_low(b_in);
+  if (computes_in_f32<kernels::kGemmDTypes>(x)) return gemm_in_f32(linear, x.dtype(), x, w, b);
   FF_CHECK(w.dim() == 2, "linear: weight must be (out, in), got {}", shape_str(w.shape()));
   FF_CHECK(x.dim() >= 1 && x.size(-1) == w.size(1), "linear: input {} does not match weight {} (expected last dim {})",
            shape_str(x.shape()), shape_str(w.shape()), w.size(1));
@@ -295,12 +297,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
 
   Tensor x2 = as_rows_raw(x.detach(), rows, in);
   Tensor y2 = Tensor::empty({rows, out_features}, x.dtype(), x.device());
-  double beta = 0.0;
-  if (b.defined()) {
-    copy_(y2, b.detach());  // broadcast the bias into every row; the GEMM accumulates onto it
-    beta = 1.0;
-  }
-  gemm_into(y2, x2, mT_raw(w.detach()), beta);
+  gemm_into(y2, x2, mT_raw(w.detach()), 0.0, b.defined() ? contiguous_raw(b.detach()) : Tensor());
   Shape out_shape = x.shape();
   out_shape.back() = out_features;
   Tensor y = view_raw(y2, out_shape);

@@ -1,8 +1,7 @@
 #include "core/ops/loss.h"
 
-#include <type_traits>
-
 #include "core/autograd/autograd.h"
+#include "core/ops/autocast.h"
 #include "core/ops/dispatch.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/reduce.h"
@@ -12,28 +11,7 @@
 namespace ff {
 namespace {
 
-Tensor contiguous_raw(const Tensor& x) { return x.is_contiguous() ? x : contiguous(x); }
-
-// Calls fn.template operator()<I>() with the C++ type of an id tensor.
-template <typename Fn>
-void visit_index(const Tensor& target, Fn&& fn) {
-  if (target.dtype() == DType::I32) return fn.template operator()<int32_t>();
-  if (target.dtype() == DType::I64) return fn.template operator()<int64_t>();
-  FF_CHECK(false, "class ids must be int32 or int64, got {}", target.str());
-}
-
-// Calls cpu(T tag) for f32/f64 CPU tensors, cuda() for f32 CUDA tensors.
-template <typename Cpu, typename Cuda>
-void dispatch_float(const Tensor& x, const char* name, Cpu&& cpu, Cuda&& cuda) {
-  visit_float(x.dtype(), [&]<typename T>() {
-    if (x.device().is_cpu()) {
-      cpu(T{});
-    } else {
-      FF_CHECK((std::is_same_v<T, float>), "{} on CUDA needs f32, got {}", name, x.str());
-      cuda();
-    }
-  });
-}
+using kernels::kCrossEntropyDTypes;
 
 // Reduces per-row losses (N): Mean divides by `count` (a scalar tensor) or by N.
 Tensor reduce_rows(const Tensor& loss, const Tensor& count, Reduction reduction) {
@@ -71,18 +49,11 @@ Tensor hard_cross_entropy(const Tensor& logits, const Tensor& target_in, const C
   Tensor lse = Tensor::empty({N}, x.dtype(), x.device());
   Tensor valid = Tensor::empty({N}, x.dtype(), x.device());
   const double eps = o.label_smoothing;
-  visit_index(target, [&]<typename I>() {
-    dispatch_float(
-        x, "cross_entropy",
-        [&]<typename T>(T) {
-          kernels::cpu::cross_entropy_forward<T, I>(x.data<T>(), target.data<I>(), loss.data<T>(), lse.data<T>(),
-                                                    valid.data<T>(), N, C, o.ignore_index, eps);
-        },
-        [&] {
-          FF_CUDA_CALL(kernels::cuda::cross_entropy_forward<I>(x.data<float>(), target.data<I>(), loss.data<float>(),
-                                                               lse.data<float>(), valid.data<float>(), N, C,
-                                                               o.ignore_index, eps, FF_STREAM(x)));
-        });
+  visit_index("cross_entropy", target, [&]<typename I>() {
+    dispatch<kCrossEntropyDTypes>("cross_entropy", x, [&]<typename T>(auto exec) {
+      cross_entropy_forward<T, I>(exec, x.data<T>(), target.data<I>(), loss.data<T>(), lse.data<T>(), valid.data<T>(),
+                                  N, C, o.ignore_index, eps);
+    });
   });
   Tensor count = o.reduction == Reduction::Mean ? sum(valid) : Tensor();
   Tensor out = reduce_rows(loss, count, o.reduction);
@@ -90,19 +61,11 @@ Tensor hard_cross_entropy(const Tensor& logits, const Tensor& target_in, const C
             [x, target, lse = lse, count, o, N, C](const Tensor& g, const std::vector<bool>&) {
               auto [scale, stride] = row_scale(g, count, N, o.reduction);
               Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
-              visit_index(target, [&]<typename I>() {
-                dispatch_float(
-                    x, "cross_entropy",
-                    [&]<typename T>(T) {
-                      kernels::cpu::cross_entropy_backward<T, I>(x.data<T>(), target.data<I>(), lse.data<T>(),
-                                                                 scale.data<T>(), stride, dx.data<T>(), N, C,
-                                                                 o.ignore_index, o.label_smoothing);
-                    },
-                    [&] {
-                      FF_CUDA_CALL(kernels::cuda::cross_entropy_backward<I>(
-                          x.data<float>(), target.data<I>(), lse.data<float>(), scale.data<float>(), stride,
-                          dx.data<float>(), N, C, o.ignore_index, o.label_smoothing, FF_STREAM(x)));
-                    });
+              visit_index("cross_entropy", target, [&]<typename I>() {
+                dispatch<kCrossEntropyDTypes>("cross_entropy backward", x, [&]<typename T>(auto exec) {
+                  cross_entropy_backward<T, I>(exec, x.data<T>(), target.data<I>(), lse.data<T>(), scale.data<T>(),
+                                               stride, dx.data<T>(), N, C, o.ignore_index, o.label_smoothing);
+                });
               });
               return Grads{dx};
             });
@@ -119,33 +82,17 @@ Tensor soft_cross_entropy(const Tensor& logits, const Tensor& target_in, const C
   Tensor loss = Tensor::empty({N}, x.dtype(), x.device());
   Tensor lse = Tensor::empty({N}, x.dtype(), x.device());
   const double eps = o.label_smoothing;
-  dispatch_float(
-      x, "cross_entropy",
-      [&]<typename T>(T) {
-        kernels::cpu::soft_cross_entropy_forward<T>(x.data<T>(), target.data<T>(), loss.data<T>(), lse.data<T>(), N,
-                                                    C, eps);
-      },
-      [&] {
-        FF_CUDA_CALL(kernels::cuda::soft_cross_entropy_forward(x.data<float>(), target.data<float>(),
-                                                               loss.data<float>(), lse.data<float>(), N, C, eps,
-                                                               FF_STREAM(x)));
-      });
+  dispatch<kCrossEntropyDTypes>("cross_entropy", x, [&]<typename T>(auto exec) {
+    soft_cross_entropy_forward<T>(exec, x.data<T>(), target.data<T>(), loss.data<T>(), lse.data<T>(), N, C, eps);
+  });
   Tensor out = reduce_rows(loss, Tensor(), o.reduction);
   record_op(out, "cross_entropy", {logits}, [x, target, lse, o, N, C](const Tensor& g, const std::vector<bool>&) {
     auto [scale, stride] = row_scale(g, Tensor(), N, o.reduction);
     Tensor dx = Tensor::empty(x.shape(), x.dtype(), x.device());
-    dispatch_float(
-        x, "cross_entropy",
-        [&]<typename T>(T) {
-          kernels::cpu::soft_cross_entropy_backward<T>(x.data<T>(), target.data<T>(), lse.data<T>(), scale.data<T>(),
-                                                       stride, dx.data<T>(), N, C, o.label_smoothing);
-        },
-        [&] {
-          FF_CUDA_CALL(kernels::cuda::soft_cross_entropy_backward(x.data<float>(), target.data<float>(),
-                                                                  lse.data<float>(), scale.data<float>(), stride,
-                                                                  dx.data<float>(), N, C, o.label_smoothing,
-                                                                  FF_STREAM(x)));
-        });
+    dispatch<kCrossEntropyDTypes>("cross_entropy backward", x, [&]<typename T>(auto exec) {
+      soft_cross_entropy_backward<T>(exec, x.data<T>(), target.data<T>(), lse.data<T>(), scale.data<T>(), stride,
+                                     dx.data<T>(), N, C, o.label_smoothing);
+    });
     return Grads{dx};
   });
   return out;
@@ -153,7 +100,13 @@ Tensor soft_cross_entropy(const Tensor& logits, const Tensor& target_in, const C
 
 }  // namespace
 
-Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& options) {
+Tensor cross_entropy(const Tensor& logits_in, const Tensor& target_in, const CrossEntropyOptions& options) {
+  Tensor logits = autocast_f32(logits_in), target = autocast_f32(target_in);
+  if (computes_in_f32<kCrossEntropyDTypes>(logits)) {
+    logits = to_dtype(logits, DType::F32);
+    if (is_floating(target.dtype())) target = to_dtype(target, DType::F32);
+    return to_dtype(cross_entropy(logits, target, options), logits_in.dtype());
+  }
   FF_CHECK(logits.dim() == 2, "cross_entropy: logits must be (N, C), got {}", logits.str());
   FF_CHECK(options.label_smoothing >= 0.0 && options.label_smoothing <= 1.0,
            "cross_entropy: label_smoothing {} is outside [0, 1]", options.label_smoothing);
@@ -162,7 +115,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntr
   return hard_cross_entropy(logits, target, options);
 }
 
-Tensor nll_loss(const Tensor& log_probs, const Tensor& target_in, const NllLossOptions& o) {
+Tensor nll_loss(const Tensor& log_probs_in, const Tensor& target_in, const NllLossOptions& o) {
+  const Tensor log_probs = autocast_f32(log_probs_in);
+  if (computes_in_f32<kCrossEntropyDTypes>(log_probs))
+    return to_dtype(nll_loss(to_dtype(log_probs, DType::F32), target_in, o), log_probs.dtype());
   FF_CHECK(log_probs.dim() == 2, "nll_loss: log_probs must be (N, C), got {}", log_probs.str());
   check_same_device("nll_loss", {&log_probs, &target_in});
   check_ids("nll_loss", log_probs, target_in);
@@ -171,17 +127,10 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target_in, const NllLossO
   const int64_t N = lp.size(0), C = lp.size(1);
   Tensor loss = Tensor::empty({N}, lp.dtype(), lp.device());
   Tensor valid = Tensor::empty({N}, lp.dtype(), lp.device());
-  visit_index(target, [&]<typename I>() {
-    dispatch_float(
-        lp, "nll_loss",
-        [&]<typename T>(T) {
-          kernels::cpu::nll_forward<T, I>(lp.data<T>(), target.data<I>(), loss.data<T>(), valid.data<T>(), N, C,
-                                          o.ignore_index);
-        },
-        [&] {
-          FF_CUDA_CALL(kernels::cuda::nll_forward<I>(lp.data<float>(), target.data<I>(), loss.data<float>(),
-                                                     valid.data<float>(), N, C, o.ignore_index, FF_STREAM(lp)));
-        });
+  visit_index("nll_loss", target, [&]<typename I>() {
+    dispatch<kCrossEntropyDTypes>("nll_loss", lp, [&]<typename T>(auto exec) {
+      nll_forward<T, I>(exec, lp.data<T>(), target.data<I>(), loss.data<T>(), valid.data<T>(), N, C, o.ignore_index);
+    });
   });
   Tensor count = o.reduction == Reduction::Mean ? sum(valid) : Tensor();
   Tensor out = reduce_rows(loss, count, o.reduction);
@@ -190,18 +139,11 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target_in, const NllLossO
                                                                                const std::vector<bool>&) {
               auto [scale, stride] = row_scale(g, count, N, o.reduction);
               Tensor dlp = Tensor::empty({N, C}, dtype, device);
-              visit_index(target, [&]<typename I>() {
-                dispatch_float(
-                    dlp, "nll_loss",
-                    [&]<typename T>(T) {
-                      kernels::cpu::nll_backward<T, I>(target.data<I>(), scale.data<T>(), stride, dlp.data<T>(), N,
-                                                       C, o.ignore_index);
-                    },
-                    [&] {
-                      FF_CUDA_CALL(kernels::cuda::nll_backward<I>(target.data<I>(), scale.data<float>(), stride,
-                                                                  dlp.data<float>(), N, C, o.ignore_index,
-                                                                  FF_STREAM(dlp)));
-                    });
+              visit_index("nll_loss", target, [&]<typename I>() {
+                dispatch<kCrossEntropyDTypes>("nll_loss backward", dlp, [&]<typename T>(auto exec) {
+                  nll_backward<T, I>(exec, target.data<I>(), scale.data<T>(), stride, dlp.data<T>(), N, C,
+                                     o.ignore_index);
+                });
               });
               return Grads{dlp};
             });

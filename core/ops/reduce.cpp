@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/autograd/autograd.h"
+#include "core/ops/autocast.h"
 #include "core/ops/dispatch.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/view.h"
@@ -21,19 +22,15 @@ Tensor sum_adjacent(const Tensor& x, int64_t first, int64_t last) {
   Shape shape = x.shape();
   for (int64_t d = first; d <= last; ++d) shape[d] = 1;
   Tensor y = Tensor::empty(shape, x.dtype(), x.device());
-  visit_float(x.dtype(), [&]<typename T>() {
-    if (x.device().is_cpu()) {
-      kernels::cpu::sum_axis<T>(x.data<T>(), y.data<T>(), outer, R, inner);
-    } else {
-      FF_CUDA_CALL(kernels::cuda::sum_axis<T>(x.data<T>(), y.data<T>(), outer, R, inner, FF_STREAM(y)));
-    }
+  dispatch<kernels::kSumDTypes>("sum", x, [&]<typename T>(auto exec) {
+    sum_axis<T>(exec, x.data<T>(), y.data<T>(), outer, R, inner);
   });
   return y;
 }
 
 // Sum without autograd over `reduce` (a sorted set of dims), keeping them as size 1.
 Tensor sum_keepdim_raw(const Tensor& x, const std::vector<int64_t>& reduce) {
-  Tensor cur = x.is_contiguous() ? x : contiguous(x);
+  Tensor cur = contiguous_raw(x);
   // Reduce runs of adjacent dims, last run first so earlier dim indices stay valid.
   for (size_t i = reduce.size(); i > 0;) {
     size_t j = i - 1;
@@ -64,7 +61,8 @@ Shape drop_dims(const Shape& shape, const std::vector<int64_t>& dims) {
 
 }  // namespace
 
-Tensor sum(const Tensor& x, std::vector<int64_t> dims, bool keepdim) {
+Tensor sum(const Tensor& x_in, std::vector<int64_t> dims, bool keepdim) {
+  const Tensor x = autocast_f32(x_in);
   dims = normalise_dims(x, std::move(dims));
   Tensor kept = sum_keepdim_raw(x.detach(), dims);
   Shape kept_shape = kept.shape();

@@ -1,8 +1,7 @@
 #include "core/ops/softmax.h"
 
-#include <type_traits>
-
 #include "core/autograd/autograd.h"
+#include "core/ops/autocast.h"
 #include "core/ops/dispatch.h"
 #include "core/ops/view.h"
 #include "kernels/softmax.h"
@@ -10,7 +9,7 @@
 namespace ff {
 namespace {
 
-Tensor contiguous_raw(const Tensor& x) { return x.is_contiguous() ? x : contiguous(x); }
+using kernels::kSoftmaxDTypes;
 
 // The forward output y: (rows, D) and the upstream gradient g -> dx.
 Tensor softmax_backward_raw(const Tensor& y, const Tensor& g_in, bool log) {
@@ -18,33 +17,22 @@ Tensor softmax_backward_raw(const Tensor& y, const Tensor& g_in, bool log) {
   Tensor dx = Tensor::empty(y.shape(), y.dtype(), y.device());
   const int64_t D = y.dim() == 0 ? 1 : y.size(-1);
   const int64_t rows = D == 0 ? 0 : y.numel() / D;
-  visit_float(y.dtype(), [&]<typename T>() {
-    if (y.device().is_cpu()) {
-      kernels::cpu::softmax_backward<T>(y.data<T>(), g.data<T>(), dx.data<T>(), rows, D, log);
-    } else {
-      FF_CHECK((std::is_same_v<T, float>), "softmax on CUDA needs f32, got {}", y.str());
-      if constexpr (std::is_same_v<T, float>)
-        FF_CUDA_CALL(kernels::cuda::softmax_backward(y.data<float>(), g.data<float>(), dx.data<float>(), rows, D,
-                                                     log, FF_STREAM(y)));
-    }
+  dispatch<kSoftmaxDTypes>("softmax backward", y, [&]<typename T>(auto exec) {
+    softmax_backward<T>(exec, y.data<T>(), g.data<T>(), dx.data<T>(), rows, D, log);
   });
   return dx;
 }
 
 // Softmax over the last dim of x (any layout; 0-dim is one row of one element).
 Tensor softmax_last(const Tensor& x_in, bool log, const char* name) {
+  if (computes_in_f32<kSoftmaxDTypes>(x_in))
+    return to_dtype(softmax_last(to_dtype(x_in, DType::F32), log, name), x_in.dtype());
   Tensor x = contiguous_raw(x_in.detach());
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   const int64_t D = x.dim() == 0 ? 1 : x.size(-1);
   const int64_t rows = D == 0 ? 0 : x.numel() / D;
-  visit_float(x.dtype(), [&]<typename T>() {
-    if (x.device().is_cpu()) {
-      kernels::cpu::softmax_forward<T>(x.data<T>(), y.data<T>(), rows, D, log);
-    } else {
-      FF_CHECK((std::is_same_v<T, float>), "{} on CUDA needs f32, got {}", name, x.str());
-      if constexpr (std::is_same_v<T, float>)
-        FF_CUDA_CALL(kernels::cuda::softmax_forward(x.data<float>(), y.data<float>(), rows, D, log, FF_STREAM(y)));
-    }
+  dispatch<kSoftmaxDTypes>(name, x, [&]<typename T>(auto exec) {
+    softmax_forward<T>(exec, x.data<T>(), y.data<T>(), rows, D, log);
   });
   record_op(y, name, {x_in}, [saved = y.detach(), log](const Tensor& g, const std::vector<bool>&) {
     return Grads{softmax_backward_raw(saved, g, log)};
@@ -52,7 +40,8 @@ Tensor softmax_last(const Tensor& x_in, bool log, const char* name) {
   return y;
 }
 
-Tensor softmax_along(const Tensor& x, int64_t dim, bool log, const char* name) {
+Tensor softmax_along(const Tensor& x_in, int64_t dim, bool log, const char* name) {
+  const Tensor x = autocast_f32(x_in);
   if (x.dim() == 0) return softmax_last(x, log, name);
   dim = wrap_dim(dim, x.dim());
   if (dim == x.dim() - 1) return softmax_last(x, log, name);

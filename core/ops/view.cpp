@@ -51,13 +51,9 @@ Shape broadcast_strides(const Tensor& x, const Shape& shape) {
 
 void copy_same_device(Tensor& dst, const Tensor& src) {
   auto ix = kernels::make_indexer<2>(dst.shape(), {dst.strides(), broadcast_strides(src, dst.shape())});
-  visit_dtype(dst.dtype(), [&]<typename D>() {
-    visit_dtype(src.dtype(), [&]<typename S>() {
-      if (dst.device().is_cpu()) {
-        kernels::cpu::copy<D, S>(ix, dst.data<D>(), src.data<S>());
-      } else {
-        FF_CUDA_CALL(kernels::cuda::copy<D, S>(ix, dst.data<D>(), src.data<S>(), FF_STREAM(dst)));
-      }
+  dispatch<kernels::kCopyDTypes>("copy", dst, [&]<typename D>(auto exec) {
+    visit_scalar<kEveryDType, decltype(exec)>("copy", src.device(), src.dtype(), [&]<typename S>() {
+      copy<D, S>(exec, ix, dst.data<D>(), src.data<S>());
     });
   });
 }
@@ -76,15 +72,19 @@ void copy_(Tensor& dst, const Tensor& src) {
   size_t bytes = packed.numel() * dtype_size(packed.dtype());
   if (dst.device().is_cuda() && src.device().is_cuda()) {
     FF_CUDA_CHECK(cudaMemcpyPeerAsync(staged.raw_data(), dst.device().index, packed.raw_data(),
-                                      src.device().index, bytes, FF_STREAM(dst)));
+                                      src.device().index, bytes, cuda::stream(dst.device().index)));
   } else {
     const Tensor& gpu = dst.device().is_cuda() ? dst : src;
-    FF_CUDA_CHECK(cudaMemcpyAsync(staged.raw_data(), packed.raw_data(), bytes, cudaMemcpyDefault, FF_STREAM(gpu)));
-    if (dst.device().is_cpu()) FF_CUDA_CHECK(cudaStreamSynchronize(FF_STREAM(gpu)));
+    const cudaStream_t stream = cuda::stream(gpu.device().index);
+    FF_CUDA_CHECK(cudaMemcpyAsync(staged.raw_data(), packed.raw_data(), bytes, cudaMemcpyDefault, stream));
+    if (dst.device().is_cpu()) {
+      cuda::count_host_sync();
+      FF_CUDA_CHECK(cudaStreamSynchronize(stream));
+    }
   }
   copy_same_device(dst, staged);
 #else
-  detail::throw_no_cuda();
+  detail::throw_no_cuda("copy");
 #endif
 }
 

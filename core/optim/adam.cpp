@@ -1,7 +1,7 @@
 #include "core/optim/adam.h"
 
 #include "core/ops/dispatch.h"
-#include "kernels/adam.h"
+#include "kernels/optimizer.h"
 
 namespace ff::optim {
 
@@ -17,10 +17,15 @@ Adam::Adam(std::vector<ParamGroup> groups, AdamOptions options, bool decoupled)
   FF_USER_CHECK(options.eps >= 0, "Adam eps must be >= 0, got {}", options.eps);
   add_state_slot("exp_avg");     // slot 0: m
   add_state_slot("exp_avg_sq");  // slot 1: v
+  correction_ = Tensor::zeros({2}, DType::F64, step_.device());
 }
 
-void Adam::step() {
-  ++step_;
+void Adam::step(const Tensor& control) {
+  check_control(control);
+  dispatch<kernels::kOptimizerDTypes>("Adam", step_, DType::F32, [&]<typename>(auto exec) {
+    adam_advance(exec, step_.data<double>(), correction_.data<double>(), control.data<float>(), options_.beta1,
+                 options_.beta2);
+  });
   for_each_param_with_grad([&](const ParamGroup& group, Tensor& p, size_t i) {
     Tensor g = p.grad();
     Tensor& m = state(0, i);
@@ -29,17 +34,11 @@ void Adam::step() {
              "parameter {} ({}) has a gradient {} that does not match it", i, p.str(), g.str());
     FF_CHECK(m.device() == p.device(), "parameter {} moved to {} after the optimizer was built on {}", i,
              p.device().str(), m.device().str());
-    const int64_t n = p.numel();
-    visit_float(p.dtype(), [&]<typename T>() {
-      auto hyper = kernels::adam_hyper<T>(group.lr, options_.beta1, options_.beta2, options_.eps,
-                                          group.effective_weight_decay(), step_, decoupled_);
-      if (p.device().is_cpu()) {
-        kernels::cpu::adam<T>(p.data<T>(), g.data<T>(), m.data<T>(), v.data<T>(), n, hyper);
-      } else if constexpr (std::is_same_v<T, float>) {
-        FF_CUDA_CALL(kernels::cuda::adam(p.data<T>(), g.data<T>(), m.data<T>(), v.data<T>(), n, hyper, FF_STREAM(p)));
-      } else {
-        FF_CHECK(false, "Adam on CUDA needs f32 parameters, got {}", p.str());
-      }
+    dispatch<kernels::kOptimizerDTypes>("Adam", p, [&]<typename T>(auto exec) {
+      const kernels::AdamHyper<T> hyper{T(group.lr), T(options_.beta1), T(options_.beta2), T(options_.eps),
+                                        T(group.effective_weight_decay()), decoupled_};
+      adam<T>(exec, p.data<T>(), g.data<T>(), m.data<T>(), v.data<T>(), p.numel(), hyper, control.data<float>(),
+              correction_.data<double>());
     });
   });
 }

@@ -1,7 +1,7 @@
 #pragma once
 // Adam (L2 weight decay added to the gradient, as torch.optim.Adam) and AdamW (decoupled
 // decay p <- p - lr * wd * p, as torch.optim.AdamW), both with bias correction. The update is
-// one fused kernel per parameter (kernels/adam.h has the formula). Weight decay comes from each
+// one fused kernel per parameter (kernels/optimizer.h has the formula). Weight decay comes from each
 // group (0 for no_decay groups); betas and eps are shared by all groups.
 
 #include "core/optim/optimizer.h"
@@ -20,7 +20,8 @@ class Adam : public Optimizer {
   // One group over `params`.
   Adam(std::vector<Tensor> params, double lr, double weight_decay = 0.0, AdamOptions options = {});
 
-  void step() override;
+  using Optimizer::step;
+  void step(const Tensor& control) override;
   const AdamOptions& options() const { return options_; }
 
  protected:
@@ -29,6 +30,7 @@ class Adam : public Optimizer {
  private:
   AdamOptions options_;
   bool decoupled_;
+  Tensor correction_;  // (2) f64: 1 / bc1, 1 / sqrt(bc2) of the current step
 };
 
 class AdamW : public Adam {

@@ -9,31 +9,42 @@
 #include "core/ops/reduce.h"
 
 namespace ff::optim {
+namespace {
 
-double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
-  FF_USER_CHECK(max_norm > 0, "max gradient norm must be > 0, got {}", max_norm);
-  NoGradGuard no_grad;
+// The parameters' gradients; with `distinct`, each storage once (for scaling in place).
+std::vector<Tensor> grads_of(const std::vector<Tensor>& params, bool distinct) {
   std::vector<Tensor> grads;
-  for (const Tensor& p : params)
-    if (p.grad().defined()) grads.push_back(p.grad());
-  if (grads.empty()) return 0.0;
+  std::set<std::tuple<const void*, int64_t>> seen;
+  for (const Tensor& p : params) {
+    const Tensor g = p.grad();
+    if (!g.defined() || (distinct && !seen.emplace(g.storage().get(), g.offset()).second)) continue;
+    FF_CHECK(grads.empty() || (g.device() == grads[0].device() && g.dtype() == grads[0].dtype()),
+             "gradients {} and {}: one device and dtype at a time", grads[0].str(), g.str());
+    grads.push_back(g);
+  }
+  return grads;
+}
 
-  Tensor total_sq;  // scalar on the gradients' device
-  for (const Tensor& g : grads) {
-    FF_CHECK(g.device() == grads[0].device(), "gradients on {} and {}: clip one device at a time",
-             grads[0].device().str(), g.device().str());
-    FF_CHECK(g.dtype() == grads[0].dtype(), "gradients of dtypes {} and {}: clip one dtype at a time",
-             dtype_name(grads[0].dtype()), dtype_name(g.dtype()));
+}  // namespace
+
+Tensor grad_norm(const std::vector<Tensor>& params) {
+  NoGradGuard no_grad;
+  Tensor total_sq;
+  for (const Tensor& g : grads_of(params, false)) {
     Tensor sq = sum(square(g));
     total_sq = total_sq.defined() ? add(total_sq, sq) : sq;
   }
-  const double norm = std::sqrt(total_sq.item());
-  if (!std::isfinite(norm) || norm <= max_norm) return norm;
+  return total_sq.defined() ? sqrt(total_sq) : Tensor();
+}
 
+double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
+  FF_USER_CHECK(max_norm > 0, "max gradient norm must be > 0, got {}", max_norm);
+  const Tensor norm_t = grad_norm(params);
+  if (!norm_t.defined()) return 0.0;
+  const double norm = norm_t.item();
+  if (!std::isfinite(norm) || norm <= max_norm) return norm;
   const double scale = max_norm / (norm + 1e-6);
-  std::set<std::tuple<const void*, int64_t>> scaled;
-  for (Tensor& g : grads)
-    if (scaled.emplace(g.storage().get(), g.offset()).second) mul_(g, scale);
+  for (Tensor& g : grads_of(params, true)) mul_(g, scale);
   return norm;
 }
 

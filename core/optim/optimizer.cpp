@@ -39,8 +39,28 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups) : groups_(std::move(groups)
       FF_CHECK(p.defined() && p.is_leaf() && p.requires_grad(),
                "optimizer parameter {} must be a leaf that requires grad", params_.size());
       FF_CHECK(p.is_contiguous(), "optimizer parameter {} must be contiguous, got {}", params_.size(), p.str());
+      FF_CHECK(params_.empty() || p.device() == params_.front().device(),
+               "optimizer parameters on {} and {}: one device per optimizer", params_.front().device().str(),
+               p.device().str());
       params_.push_back(p);
     }
+  step_ = Tensor::zeros({}, DType::F64, params_.empty() ? Device::cpu() : params_.front().device());
+}
+
+void Optimizer::step() {
+  const Device device = step_.device();
+  if (!always_.defined()) always_ = to_device(Tensor::from_vector<float>({1.0f, 1.0f}, {2}), device);
+  step(always_);
+}
+
+int64_t Optimizer::step_count() const { return static_cast<int64_t>(step_.item()); }
+
+Device Optimizer::check_control(const Tensor& control) const {
+  FF_CHECK(control.dtype() == DType::F32 && control.numel() == 2 && control.is_contiguous(),
+           "optimizer control must be 2 contiguous f32 values, got {}", control.str());
+  FF_CHECK(control.device() == step_.device(), "optimizer control on {}, parameters on {}", control.device().str(),
+           step_.device().str());
+  return step_.device();
 }
 
 void Optimizer::add_state_slot(const std::string& name) {
@@ -65,7 +85,7 @@ double Optimizer::lr() const {
 
 NamedTensors Optimizer::state_tensors() const {
   NamedTensors out;
-  out.emplace_back("step", Tensor::scalar(static_cast<double>(step_), DType::I64));
+  out.emplace_back("step", step_);
   for (const auto& [slot, tensors] : slots_)
     for (size_t i = 0; i < tensors.size(); ++i) out.emplace_back(fmt::format("{}.{}", slot, i), tensors[i]);
   return out;
@@ -96,7 +116,7 @@ void Optimizer::load_state_tensors(const NamedTensors& state) {
       copies.emplace_back(tensors[i], &src);
     }
   FF_USER_CHECK(by_name.empty(), "optimizer state has an unexpected tensor '{}'", by_name.begin()->first);
-  step_ = static_cast<int64_t>(step.item());
+  copy_(step_, to_device(step, step_.device()));  // f64 now; older checkpoints hold an i64
   for (auto& [dst, src] : copies) copy_(dst, *src);
 }
 

@@ -1,11 +1,14 @@
 #pragma once
-// Optimizers over parameter groups. The trainer's step is
+// Optimizers over parameter groups. A step is
 //   opt.set_lr(schedule.lr_at(step)); loss.backward(); clip_grad_norm_(...); opt.step(); opt.zero_grad();
-// Parameters without a gradient are skipped by step(). Construct the optimizer after the model
-// has been moved to its device (Module::to replaces the parameter tensors; state is allocated
-// next to the parameters at construction).
+// or, without reading anything on the host (the trainer on a GPU):
+//   opt.step(control)   control: (2) f32 on the parameters' device, {gradient scale, apply}
+// as kernels/step_control.h writes it: the fused update kernels scale the gradients by
+// control[0] and leave everything untouched when control[1] is 0. Parameters without a
+// gradient are skipped. Construct the optimizer after the model has been moved to its device
+// (Module::to replaces the parameter tensors; state is allocated next to the parameters).
 //
-// State for checkpoints: state_tensors() lists ("step", i64 scalar) and one tensor per
+// State for checkpoints: state_tensors() lists ("step", f64 scalar: updates applied) and one tensor per
 // (slot, parameter), named "<slot>.<index>" with index the parameter's position over all
 // groups in order ("exp_avg.0", "exp_avg_sq.0", ..., "momentum_buffer.3"). These names are
 // checkpoint keys: they depend only on the parameter order, which Module::named_parameters
@@ -47,7 +50,9 @@ class Optimizer {
   Optimizer& operator=(const Optimizer&) = delete;
 
   // One update of every parameter that has a gradient; increments step_count() first.
-  virtual void step() = 0;
+  void step();
+  // The same, scaled and gated by control (see above); step_count() grows by control[1].
+  virtual void step(const Tensor& control) = 0;
   // Drops the gradients (next backward starts from nothing, as set_to_none in PyTorch).
   void zero_grad();
 
@@ -59,11 +64,11 @@ class Optimizer {
   std::vector<ParamGroup>& param_groups() { return groups_; }
   const std::vector<ParamGroup>& param_groups() const { return groups_; }
   int64_t num_params() const { return static_cast<int64_t>(params_.size()); }
-  // Updates done so far (0 before the first step()).
-  int64_t step_count() const { return step_; }
+  // Updates applied so far (0 before the first step()). Reads the device: not for a hot loop.
+  int64_t step_count() const;
 
-  // ("step", i64 scalar on the CPU) then "<slot>.<index>" for every slot and parameter. The
-  // tensors are the live state (not copies).
+  // ("step", f64 scalar) then "<slot>.<index>" for every slot and parameter. The tensors are
+  // the live state (not copies), on the parameters' device.
   NamedTensors state_tensors() const;
   // Copies state in from tensors named as state_tensors() names them (any device, dtype
   // converted). Every name must be present with the right shape; extra names are an error.
@@ -86,12 +91,16 @@ class Optimizer {
       }
   }
 
-  int64_t step_ = 0;
+  // Checks control and returns the device of the parameters.
+  Device check_control(const Tensor& control) const;
+
+  Tensor step_;  // () f64 on the parameters' device: updates applied
 
  private:
   std::vector<ParamGroup> groups_;
   std::vector<Tensor> params_;  // all groups, in order
   std::vector<std::pair<std::string, std::vector<Tensor>>> slots_;
+  Tensor always_;  // {1, 1}: the control of step()
 };
 
 }  // namespace ff::optim

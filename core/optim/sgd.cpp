@@ -1,8 +1,7 @@
 #include "core/optim/sgd.h"
 
-#include "core/autograd/autograd.h"
-#include "core/ops/elementwise.h"
-#include "core/ops/view.h"
+#include "core/ops/dispatch.h"
+#include "kernels/optimizer.h"
 
 namespace ff::optim {
 
@@ -16,25 +15,22 @@ SGD::SGD(std::vector<ParamGroup> groups, SgdOptions options) : Optimizer(std::mo
 SGD::SGD(std::vector<Tensor> params, double lr, double weight_decay, SgdOptions options)
     : SGD({ParamGroup{.params = std::move(params), .lr = lr, .weight_decay = weight_decay}}, options) {}
 
-void SGD::step() {
-  NoGradGuard no_grad;
-  ++step_;
+void SGD::step(const Tensor& control) {
+  check_control(control);
+  dispatch<kernels::kOptimizerDTypes>("SGD", step_, DType::F32, [&]<typename>(auto exec) {
+    advance_step(exec, step_.data<double>(), control.data<float>());
+  });
   for_each_param_with_grad([&](const ParamGroup& group, Tensor& p, size_t i) {
-    // The gradient is never changed in place (it may be shared); d is a fresh tensor.
-    Tensor d = p.grad();
-    const double wd = group.effective_weight_decay();
-    if (wd != 0) d = add(d, mul(p, wd));
-    if (options_.momentum != 0) {
-      Tensor& buf = state(0, i);
-      if (step_ == 1) {
-        copy_(buf, d);
-      } else {
-        mul_(buf, options_.momentum);
-        add_(buf, d, 1.0 - options_.dampening);
-      }
-      d = options_.nesterov ? add(d, mul(buf, options_.momentum)) : buf;
-    }
-    add_(p, d, -group.lr);
+    Tensor g = p.grad();
+    FF_CHECK(g.shape() == p.shape() && g.dtype() == p.dtype() && g.device() == p.device() && g.is_contiguous(),
+             "parameter {} ({}) has a gradient {} that does not match it", i, p.str(), g.str());
+    Tensor buffer = options_.momentum != 0 ? state(0, i) : Tensor();
+    dispatch<kernels::kOptimizerDTypes>("SGD", p, [&]<typename T>(auto exec) {
+      const kernels::SgdHyper<T> hyper{T(group.lr), T(options_.momentum), T(options_.dampening),
+                                       T(group.effective_weight_decay()), options_.nesterov};
+      sgd<T>(exec, p.data<T>(), g.data<T>(), data_or_null<T>(buffer), p.numel(), hyper, control.data<float>(),
+             step_.data<double>());
+    });
   });
 }
 

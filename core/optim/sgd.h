@@ -22,7 +22,8 @@ class SGD : public Optimizer {
   SGD(std::vector<ParamGroup> groups, SgdOptions options = {});
   SGD(std::vector<Tensor> params, double lr, double weight_decay = 0.0, SgdOptions options = {});
 
-  void step() override;
+  using Optimizer::step;
+  void step(const Tensor& control) override;
   const SgdOptions& options() const { return options_; }
 
  private:

@@ -1,49 +1,43 @@
 #include "core/random/generator.h"
 
 #include "core/ops/dispatch.h"
+#include "core/ops/view.h"
 #include "kernels/random.h"
 
 namespace ff {
 namespace {
 
-// Calls fill(pointer) for f32/f64 on the CPU, or cuda_fill(float pointer, stream) on CUDA.
-template <typename CpuFill, typename CudaFill>
-void fill_random(Tensor& x, CpuFill cpu_fill, CudaFill cuda_fill) {
-  FF_CHECK(x.is_contiguous(), "random fill needs a contiguous tensor, got {}", x.str());
-  if (x.device().is_cpu()) {
-    visit_float(x.dtype(), [&]<typename T>() { cpu_fill(x.data<T>()); });
+// Fills x (contiguous, floating) with kernel(exec, pointer, n): bf16 tensors through an f32
+// copy, so they hold the f32 draws rounded.
+template <typename Fill>
+void fill_random(Tensor& x, const char* op, Fill fill) {
+  FF_CHECK(x.is_contiguous(), "{} needs a contiguous tensor, got {}", op, x.str());
+  if (computes_in_f32<kernels::kRandomDTypes>(x)) {
+    Tensor wide = Tensor::empty(x.shape(), DType::F32, x.device());
+    fill_random(wide, op, fill);
+    copy_(x, wide);
     return;
   }
-  FF_CHECK(x.dtype() == DType::F32, "random fill on CUDA needs f32, got {}", x.str());
-  FF_CUDA_CALL(cuda_fill(x.data<float>(), FF_STREAM(x)));
+  dispatch<kernels::kRandomDTypes>(op, x, [&]<typename T>(auto exec) { fill(exec, x.data<T>(), x.numel()); });
 }
 
 }  // namespace
 
 void uniform_(Tensor& x, double lo, double hi, Generator& gen) {
-  auto s = gen.next();
-  int64_t n = x.numel();
-  fill_random(
-      x, [&](auto* p) { kernels::cpu::uniform(p, n, float(lo), float(hi), s); },
-      [&](float* p, auto stream) { FF_CUDA_CALL(kernels::cuda::uniform(p, n, float(lo), float(hi), s, stream)); });
+  const auto s = gen.next();
+  fill_random(x, "uniform_", [&](auto exec, auto* p, int64_t n) { uniform(exec, p, n, float(lo), float(hi), s); });
 }
 
 void normal_(Tensor& x, double mean, double std, Generator& gen) {
-  auto s = gen.next();
-  int64_t n = x.numel();
-  fill_random(
-      x, [&](auto* p) { kernels::cpu::normal(p, n, float(mean), float(std), s); },
-      [&](float* p, auto stream) { FF_CUDA_CALL(kernels::cuda::normal(p, n, float(mean), float(std), s, stream)); });
+  const auto s = gen.next();
+  fill_random(x, "normal_", [&](auto exec, auto* p, int64_t n) { normal(exec, p, n, float(mean), float(std), s); });
 }
 
 void trunc_normal_(Tensor& x, double mean, double std, double a, double b, Generator& gen) {
-  auto s = gen.next();
-  int64_t n = x.numel();
-  fill_random(
-      x, [&](auto* p) { kernels::cpu::truncated_normal(p, n, float(mean), float(std), float(a), float(b), s); },
-      [&](float* p, auto stream) {
-        FF_CUDA_CALL(kernels::cuda::truncated_normal(p, n, float(mean), float(std), float(a), float(b), s, stream));
-      });
+  const auto s = gen.next();
+  fill_random(x, "trunc_normal_", [&](auto exec, auto* p, int64_t n) {
+    truncated_normal(exec, p, n, float(mean), float(std), float(a), float(b), s);
+  });
 }
 
 }  // namespace ff

@@ -1,18 +1,16 @@
 #pragma once
-// Element types. f64 exists for gradient checks on the CPU; bf16 is a storage type
-// (converted to f32 for math).
+// Element types (kernels/dtype.h): sizes and names. f64 exists for gradient checks; bf16
+// kernels compute in f32.
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
-#include "kernels/bfloat16.h"
 #include "kernels/common.h"
+#include "kernels/dtype.h"
 
 namespace ff {
-
-enum class DType : uint8_t { F32, F64, BF16, I32, I64, U8 };
 
 constexpr size_t dtype_size(DType t) {
   switch (t) {
@@ -50,40 +48,6 @@ inline bool parse_dtype(std::string_view name, DType* out) {
     }
   }
   return false;
-}
-
-template <typename T> struct DTypeOf;
-template <> struct DTypeOf<float> { static constexpr DType value = DType::F32; };
-template <> struct DTypeOf<double> { static constexpr DType value = DType::F64; };
-template <> struct DTypeOf<BFloat16> { static constexpr DType value = DType::BF16; };
-template <> struct DTypeOf<int32_t> { static constexpr DType value = DType::I32; };
-template <> struct DTypeOf<int64_t> { static constexpr DType value = DType::I64; };
-template <> struct DTypeOf<uint8_t> { static constexpr DType value = DType::U8; };
-template <typename T> inline constexpr DType dtype_of = DTypeOf<T>::value;
-
-// Calls fn.template operator()<T>() with T the C++ type of a floating dtype (f32 or f64).
-template <typename Fn>
-decltype(auto) visit_float(DType t, Fn&& fn) {
-  switch (t) {
-    case DType::F32: return fn.template operator()<float>();
-    case DType::F64: return fn.template operator()<double>();
-    default: break;
-  }
-  throw Error(fmt::format("expected a float32 or float64 tensor, got {}", dtype_name(t)));
-}
-
-// Same for every dtype.
-template <typename Fn>
-decltype(auto) visit_dtype(DType t, Fn&& fn) {
-  switch (t) {
-    case DType::F32: return fn.template operator()<float>();
-    case DType::F64: return fn.template operator()<double>();
-    case DType::BF16: return fn.template operator()<BFloat16>();
-    case DType::I32: return fn.template operator()<int32_t>();
-    case DType::I64: return fn.template operator()<int64_t>();
-    case DType::U8: return fn.template operator()<uint8_t>();
-  }
-  throw Error("unknown dtype");
 }
 
 }  // namespace ff

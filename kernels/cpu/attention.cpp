@@ -454,7 +454,7 @@ void backward_impl(const AttentionBackwardParams<T>& bp) {
 }  // namespace
 
 template <typename T>
-void attention_forward(const AttentionParams<T>& p) {
+void attention_forward(Exec, const AttentionParams<T>& p) {
   check_attention_params(p);
   if (p.B == 0 || p.H == 0 || p.Nq == 0) return;
   if (p.score == AttentionScore::Fourier)
@@ -464,7 +464,7 @@ void attention_forward(const AttentionParams<T>& p) {
 }
 
 template <typename T>
-void attention_backward(const AttentionBackwardParams<T>& bp) {
+void attention_backward(Exec, const AttentionBackwardParams<T>& bp) {
   check_attention_backward_params(bp);
   if (bp.fwd.B == 0 || bp.fwd.H == 0) return;
   if (bp.fwd.score == AttentionScore::Fourier)
@@ -473,9 +473,9 @@ void attention_backward(const AttentionBackwardParams<T>& bp) {
     backward_impl<T, DotScore<T>>(bp);
 }
 
-template void attention_forward<float>(const AttentionParams<float>&);
-template void attention_forward<double>(const AttentionParams<double>&);
-template void attention_backward<float>(const AttentionBackwardParams<float>&);
-template void attention_backward<double>(const AttentionBackwardParams<double>&);
+template void attention_forward<float>(Exec, const AttentionParams<float>&);
+template void attention_forward<double>(Exec, const AttentionParams<double>&);
+template void attention_backward<float>(Exec, const AttentionBackwardParams<float>&);
+template void attention_backward<double>(Exec, const AttentionBackwardParams<double>&);
 
 }  // namespace ff::kernels::cpu

@@ -20,7 +20,7 @@ constexpr int64_t kParallelWork = 1 << 15;
 }  // namespace
 
 template <typename T, typename I>
-void cross_entropy_forward(const T* x, const I* target, T* loss, T* lse, T* valid, int64_t N, int64_t C,
+void cross_entropy_forward(Exec, const T* x, const I* target, T* loss, T* lse, T* valid, int64_t N, int64_t C,
                            int64_t ignore_index, double eps) {
   check_targets(target, N, C, ignore_index);
 #pragma omp parallel for schedule(static) if (N * C > kParallelWork)
@@ -46,7 +46,7 @@ void cross_entropy_forward(const T* x, const I* target, T* loss, T* lse, T* vali
 }
 
 template <typename T>
-void soft_cross_entropy_forward(const T* x, const T* target, T* loss, T* lse, int64_t N, int64_t C, double eps) {
+void soft_cross_entropy_forward(Exec, const T* x, const T* target, T* loss, T* lse, int64_t N, int64_t C, double eps) {
 #pragma omp parallel for schedule(static) if (N * C > kParallelWork)
   for (int64_t i = 0; i < N; ++i) {
     const T* xr = x + i * C;
@@ -66,7 +66,7 @@ void soft_cross_entropy_forward(const T* x, const T* target, T* loss, T* lse, in
 }
 
 template <typename T, typename I>
-void cross_entropy_backward(const T* x, const I* target, const T* lse, const T* grad, int64_t grad_stride, T* dx,
+void cross_entropy_backward(Exec, const T* x, const I* target, const T* lse, const T* grad, int64_t grad_stride, T* dx,
                             int64_t N, int64_t C, int64_t ignore_index, double eps) {
   check_targets(target, N, C, ignore_index);
 #pragma omp parallel for schedule(static) if (N * C > kParallelWork)
@@ -87,7 +87,7 @@ void cross_entropy_backward(const T* x, const I* target, const T* lse, const T* 
 }
 
 template <typename T>
-void soft_cross_entropy_backward(const T* x, const T* target, const T* lse, const T* grad, int64_t grad_stride,
+void soft_cross_entropy_backward(Exec, const T* x, const T* target, const T* lse, const T* grad, int64_t grad_stride,
                                  T* dx, int64_t N, int64_t C, double eps) {
 #pragma omp parallel for schedule(static) if (N * C > kParallelWork)
   for (int64_t i = 0; i < N; ++i) {
@@ -103,7 +103,7 @@ void soft_cross_entropy_backward(const T* x, const T* target, const T* lse, cons
 }
 
 template <typename T, typename I>
-void nll_forward(const T* lp, const I* target, T* loss, T* valid, int64_t N, int64_t C, int64_t ignore_index) {
+void nll_forward(Exec, const T* lp, const I* target, T* loss, T* valid, int64_t N, int64_t C, int64_t ignore_index) {
   check_targets(target, N, C, ignore_index);
   for (int64_t i = 0; i < N; ++i) {
     const int64_t t = static_cast<int64_t>(target[i]);
@@ -114,7 +114,7 @@ void nll_forward(const T* lp, const I* target, T* loss, T* valid, int64_t N, int
 }
 
 template <typename T, typename I>
-void nll_backward(const I* target, const T* grad, int64_t grad_stride, T* dlp, int64_t N, int64_t C,
+void nll_backward(Exec, const I* target, const T* grad, int64_t grad_stride, T* dlp, int64_t N, int64_t C,
                   int64_t ignore_index) {
   check_targets(target, N, C, ignore_index);
 #pragma omp parallel for schedule(static) if (N * C > kParallelWork)
@@ -127,23 +127,24 @@ void nll_backward(const I* target, const T* grad, int64_t grad_stride, T* dlp, i
 }
 
 #define FF_INSTANTIATE_HARD(T, I)                                                                                  \
-  template void cross_entropy_forward<T, I>(const T*, const I*, T*, T*, T*, int64_t, int64_t, int64_t, double);    \
-  template void cross_entropy_backward<T, I>(const T*, const I*, const T*, const T*, int64_t, T*, int64_t, int64_t, \
-                                             int64_t, double);                                                     \
-  template void nll_forward<T, I>(const T*, const I*, T*, T*, int64_t, int64_t, int64_t);                          \
-  template void nll_backward<T, I>(const I*, const T*, int64_t, T*, int64_t, int64_t, int64_t);
+  template void cross_entropy_forward<T, I>(Exec, const T*, const I*, T*, T*, T*, int64_t, int64_t, int64_t,         \
+                                            double);                                                               \
+  template void cross_entropy_backward<T, I>(Exec, const T*, const I*, const T*, const T*, int64_t, T*, int64_t,    \
+                                             int64_t, int64_t, double);                                            \
+  template void nll_forward<T, I>(Exec, const T*, const I*, T*, T*, int64_t, int64_t, int64_t);                    \
+  template void nll_backward<T, I>(Exec, const I*, const T*, int64_t, T*, int64_t, int64_t, int64_t);
 FF_INSTANTIATE_HARD(float, int32_t)
 FF_INSTANTIATE_HARD(float, int64_t)
 FF_INSTANTIATE_HARD(double, int32_t)
 FF_INSTANTIATE_HARD(double, int64_t)
 #undef FF_INSTANTIATE_HARD
 
-template void soft_cross_entropy_forward<float>(const float*, const float*, float*, float*, int64_t, int64_t, double);
-template void soft_cross_entropy_forward<double>(const double*, const double*, double*, double*, int64_t, int64_t,
-                                                 double);
-template void soft_cross_entropy_backward<float>(const float*, const float*, const float*, const float*, int64_t,
-                                                 float*, int64_t, int64_t, double);
-template void soft_cross_entropy_backward<double>(const double*, const double*, const double*, const double*,
-                                                  int64_t, double*, int64_t, int64_t, double);
+#define FF_INSTANTIATE_SOFT(T)                                                                                     \
+  template void soft_cross_entropy_forward<T>(Exec, const T*, const T*, T*, T*, int64_t, int64_t, double);         \
+  template void soft_cross_entropy_backward<T>(Exec, const T*, const T*, const T*, const T*, int64_t, T*, int64_t, \
+                                               int64_t, double);
+FF_INSTANTIATE_SOFT(float)
+FF_INSTANTIATE_SOFT(double)
+#undef FF_INSTANTIATE_SOFT
 
 }  // namespace ff::kernels::cpu

@@ -48,31 +48,34 @@ void for_each(const Indexer<N>& ix, Fn&& fn) {
 }  // namespace
 
 template <typename Dst, typename Src>
-void copy(const Indexer<2>& ix, Dst* dst, const Src* src) {
+void copy(Exec, const Indexer<2>& ix, Dst* dst, const Src* src) {
   for_each(ix, [&](int64_t o, int64_t i, int64_t, int64_t) { dst[o] = convert<Dst>(src[i]); });
 }
 
 template <typename T>
-void unary(UnaryOp op, const Indexer<2>& ix, T* y, const T* x, double a, double b) {
-  const T ta = static_cast<T>(a), tb = static_cast<T>(b);
+void unary(Exec, UnaryOp op, const Indexer<2>& ix, T* y, const T* x, double a, double b) {
+  using C = compute_t<T>;
+  const C ca = static_cast<C>(a), cb = static_cast<C>(b);
   visit_unary(op, [&]<UnaryOp OP>() {
-    for_each(ix, [&](int64_t o, int64_t i, int64_t, int64_t) { y[o] = unary_fn<OP>(x[i], ta, tb); });
+    for_each(ix, [&](int64_t o, int64_t i, int64_t, int64_t) { y[o] = narrow<T>(unary_fn<OP>(widen(x[i]), ca, cb)); });
   });
 }
 
 template <typename T>
-void binary(BinaryOp op, const Indexer<3>& ix, T* z, const T* x, const T* y) {
+void binary(Exec, BinaryOp op, const Indexer<3>& ix, T* z, const T* x, const T* y) {
   visit_binary(op, [&]<BinaryOp OP>() {
-    for_each(ix, [&](int64_t o, int64_t i, int64_t j, int64_t) { z[o] = binary_fn<OP>(x[i], y[j]); });
+    for_each(ix, [&](int64_t o, int64_t i, int64_t j, int64_t) {
+      z[o] = narrow<T>(binary_fn<OP>(widen(x[i]), widen(y[j])));
+    });
   });
 }
 
 template <typename T>
-void where(const Indexer<4>& ix, T* out, const uint8_t* cond, const T* x, const T* y) {
+void where(Exec, const Indexer<4>& ix, T* out, const uint8_t* cond, const T* x, const T* y) {
   for_each(ix, [&](int64_t o, int64_t c, int64_t i, int64_t j) { out[o] = cond[c] ? x[i] : y[j]; });
 }
 
-#define FF_COPY(D, S) template void copy<D, S>(const Indexer<2>&, D*, const S*);
+#define FF_COPY(D, S) template void copy<D, S>(Exec, const Indexer<2>&, D*, const S*);
 #define FF_COPY_FROM(S) FF_COPY(float, S) FF_COPY(double, S) FF_COPY(BFloat16, S) \
   FF_COPY(int32_t, S) FF_COPY(int64_t, S) FF_COPY(uint8_t, S)
 FF_COPY_FROM(float) FF_COPY_FROM(double) FF_COPY_FROM(BFloat16)
@@ -80,12 +83,13 @@ FF_COPY_FROM(int32_t) FF_COPY_FROM(int64_t) FF_COPY_FROM(uint8_t)
 #undef FF_COPY_FROM
 #undef FF_COPY
 
-#define FF_MATH(T)                                                                       \
-  template void unary<T>(UnaryOp, const Indexer<2>&, T*, const T*, double, double);      \
-  template void binary<T>(BinaryOp, const Indexer<3>&, T*, const T*, const T*);          \
-  template void where<T>(const Indexer<4>&, T*, const uint8_t*, const T*, const T*);
+#define FF_MATH(T)                                                                           \
+  template void unary<T>(Exec, UnaryOp, const Indexer<2>&, T*, const T*, double, double);    \
+  template void binary<T>(Exec, BinaryOp, const Indexer<3>&, T*, const T*, const T*);        \
+  template void where<T>(Exec, const Indexer<4>&, T*, const uint8_t*, const T*, const T*);
 FF_MATH(float)
 FF_MATH(double)
+FF_MATH(BFloat16)
 #undef FF_MATH
 
 }  // namespace ff::kernels::cpu

@@ -10,7 +10,7 @@
 namespace ff::kernels::cpu {
 
 template <typename T, typename I>
-void embedding_forward(const T* weight, const I* ids, T* out, int64_t n, int64_t V, int64_t D) {
+void embedding_forward(Exec, const T* weight, const I* ids, T* out, int64_t n, int64_t V, int64_t D) {
   for (int64_t i = 0; i < n; ++i) {
     int64_t id = static_cast<int64_t>(ids[i]);
     FF_CHECK(id >= 0 && id < V, "embedding: id {} (at position {}) out of range for a table of V = {} rows", id, i, V);
@@ -20,7 +20,7 @@ void embedding_forward(const T* weight, const I* ids, T* out, int64_t n, int64_t
 }
 
 template <typename T, typename I>
-void embedding_backward(const T* grad_out, const I* ids, T* grad_weight, int64_t n, int64_t V, int64_t D) {
+void embedding_backward(Exec, const T* grad_out, const I* ids, T* grad_weight, int64_t n, int64_t V, int64_t D) {
   for (int64_t i = 0; i < n; ++i) {
     int64_t id = static_cast<int64_t>(ids[i]);
     FF_CHECK(id >= 0 && id < V, "embedding backward: id {} (at position {}) out of range for V = {} rows", id, i, V);
@@ -43,8 +43,8 @@ void embedding_backward(const T* grad_out, const I* ids, T* grad_weight, int64_t
 }
 
 #define FF_INSTANTIATE(T, I)                                                                     \
-  template void embedding_forward<T, I>(const T*, const I*, T*, int64_t, int64_t, int64_t);      \
-  template void embedding_backward<T, I>(const T*, const I*, T*, int64_t, int64_t, int64_t);
+  template void embedding_forward<T, I>(Exec, const T*, const I*, T*, int64_t, int64_t, int64_t); \
+  template void embedding_backward<T, I>(Exec, const T*, const I*, T*, int64_t, int64_t, int64_t);
 FF_INSTANTIATE(float, int32_t)
 FF_INSTANTIATE(float, int64_t)
 FF_INSTANTIATE(double, int32_t)

@@ -7,7 +7,7 @@
 namespace ff::kernels::cpu {
 
 template <typename T>
-void layer_norm_forward(const T* x, const T* weight, const T* bias, T* y, T* mean, T* rstd, int64_t rows,
+void layer_norm_forward(Exec, const T* x, const T* weight, const T* bias, T* y, T* mean, T* rstd, int64_t rows,
                         int64_t D, double eps) {
 #pragma omp parallel for schedule(static) if (rows * D > (1 << 15))
   for (int64_t r = 0; r < rows; ++r) {
@@ -34,8 +34,8 @@ void layer_norm_forward(const T* x, const T* weight, const T* bias, T* y, T* mea
 }
 
 template <typename T>
-void layer_norm_backward(const T* x, const T* weight, const T* mean, const T* rstd, const T* g, T* dx,
-                         T* dweight, T* dbias, int64_t rows, int64_t D) {
+void layer_norm_backward(Exec, const T* x, const T* weight, const T* mean, const T* rstd, const T* g, T* dx,
+                         T* dweight, T* dbias, int64_t rows, int64_t D, float* workspace) {
   if (dx) {
 #pragma omp parallel for schedule(static) if (rows * D > (1 << 15))
     for (int64_t r = 0; r < rows; ++r) {
@@ -87,13 +87,13 @@ void layer_norm_backward(const T* x, const T* weight, const T* mean, const T* rs
   }
 }
 
-template void layer_norm_forward<float>(const float*, const float*, const float*, float*, float*, float*, int64_t,
-                                        int64_t, double);
-template void layer_norm_forward<double>(const double*, const double*, const double*, double*, double*, double*,
-                                         int64_t, int64_t, double);
-template void layer_norm_backward<float>(const float*, const float*, const float*, const float*, const float*,
-                                         float*, float*, float*, int64_t, int64_t);
-template void layer_norm_backward<double>(const double*, const double*, const double*, const double*,
-                                          const double*, double*, double*, double*, int64_t, int64_t);
+template void layer_norm_forward<float>(Exec, const float*, const float*, const float*, float*, float*, float*,
+                                        int64_t, int64_t, double);
+template void layer_norm_forward<double>(Exec, const double*, const double*, const double*, double*, double*,
+                                         double*, int64_t, int64_t, double);
+template void layer_norm_backward<float>(Exec, const float*, const float*, const float*, const float*, const float*,
+                                         float*, float*, float*, int64_t, int64_t, float*);
+template void layer_norm_backward<double>(Exec, const double*, const double*, const double*, const double*,
+                                          const double*, double*, double*, double*, int64_t, int64_t, float*);
 
 }  // namespace ff::kernels::cpu

@@ -28,36 +28,37 @@ void fill(T* out, int64_t n, const Transform& transform, PhiloxState state) {
 
 }  // namespace
 
-void uniform(float* out, int64_t n, float lo, float hi, PhiloxState state) {
-  fill(out, n, philox::make_uniform(lo, hi), state);
-}
-void uniform(double* out, int64_t n, float lo, float hi, PhiloxState state) {
+template <typename T>
+void uniform(Exec, T* out, int64_t n, float lo, float hi, PhiloxState state) {
   fill(out, n, philox::make_uniform(lo, hi), state);
 }
 
-void normal(float* out, int64_t n, float mean, float std, PhiloxState state) {
-  fill(out, n, philox::make_normal(mean, std), state);
-}
-void normal(double* out, int64_t n, float mean, float std, PhiloxState state) {
+template <typename T>
+void normal(Exec, T* out, int64_t n, float mean, float std, PhiloxState state) {
   fill(out, n, philox::make_normal(mean, std), state);
 }
 
-void truncated_normal(float* out, int64_t n, float mean, float std, float a, float b, PhiloxState state) {
-  fill(out, n, philox::make_truncated_normal(mean, std, a, b), state);
-}
-void truncated_normal(double* out, int64_t n, float mean, float std, float a, float b, PhiloxState state) {
+template <typename T>
+void truncated_normal(Exec, T* out, int64_t n, float mean, float std, float a, float b, PhiloxState state) {
   fill(out, n, philox::make_truncated_normal(mean, std, a, b), state);
 }
 
-void bernoulli_mask(uint8_t* mask, int64_t n, float p_keep, PhiloxState state) {
+void bernoulli_mask(Exec, uint8_t* mask, int64_t n, float p_keep, PhiloxState state) {
   fill(mask, n, philox::make_bernoulli(p_keep, 1.0f), state);
 }
 
-void dropout_mask(float* mask, int64_t n, float p_keep, PhiloxState state) {
+template <typename T>
+void dropout_mask(Exec, T* mask, int64_t n, float p_keep, PhiloxState state) {
   fill(mask, n, philox::make_bernoulli(p_keep, p_keep > 0.0f ? 1.0f / p_keep : 0.0f), state);
 }
-void dropout_mask(double* mask, int64_t n, float p_keep, PhiloxState state) {
-  fill(mask, n, philox::make_bernoulli(p_keep, p_keep > 0.0f ? 1.0f / p_keep : 0.0f), state);
-}
+
+#define FF_INSTANTIATE(T)                                                                               \
+  template void uniform<T>(Exec, T*, int64_t, float, float, PhiloxState);                               \
+  template void normal<T>(Exec, T*, int64_t, float, float, PhiloxState);                                \
+  template void truncated_normal<T>(Exec, T*, int64_t, float, float, float, float, PhiloxState);        \
+  template void dropout_mask<T>(Exec, T*, int64_t, float, PhiloxState);
+FF_INSTANTIATE(float)
+FF_INSTANTIATE(double)
+#undef FF_INSTANTIATE
 
 }  // namespace ff::kernels::cpu

@@ -3,7 +3,7 @@
 namespace ff::kernels::cpu {
 
 template <typename T>
-void softmax_forward(const T* x, T* y, int64_t rows, int64_t D, bool log) {
+void softmax_forward(Exec, const T* x, T* y, int64_t rows, int64_t D, bool log) {
 #pragma omp parallel for schedule(static) if (rows * D > (1 << 15))
   for (int64_t r = 0; r < rows; ++r) {
     const T* xr = x + r * D;
@@ -21,7 +21,7 @@ void softmax_forward(const T* x, T* y, int64_t rows, int64_t D, bool log) {
 }
 
 template <typename T>
-void softmax_backward(const T* y, const T* g, T* dx, int64_t rows, int64_t D, bool log) {
+void softmax_backward(Exec, const T* y, const T* g, T* dx, int64_t rows, int64_t D, bool log) {
 #pragma omp parallel for schedule(static) if (rows * D > (1 << 15))
   for (int64_t r = 0; r < rows; ++r) {
     const T* yr = y + r * D;
@@ -38,9 +38,9 @@ void softmax_backward(const T* y, const T* g, T* dx, int64_t rows, int64_t D, bo
   }
 }
 
-template void softmax_forward<float>(const float*, float*, int64_t, int64_t, bool);
-template void softmax_forward<double>(const double*, double*, int64_t, int64_t, bool);
-template void softmax_backward<float>(const float*, const float*, float*, int64_t, int64_t, bool);
-template void softmax_backward<double>(const double*, const double*, double*, int64_t, int64_t, bool);
+template void softmax_forward<float>(Exec, const float*, float*, int64_t, int64_t, bool);
+template void softmax_forward<double>(Exec, const double*, double*, int64_t, int64_t, bool);
+template void softmax_backward<float>(Exec, const float*, const float*, float*, int64_t, int64_t, bool);
+template void softmax_backward<double>(Exec, const double*, const double*, double*, int64_t, int64_t, bool);
 
 }  // namespace ff::kernels::cpu

@@ -33,7 +33,9 @@ void dispatch_head_dim(int D, F&& f) {
 }
 }  // namespace
 
-void attention_forward(const AttentionParams<float>& p, cudaStream_t stream) {
+template <typename T>
+void attention_forward(Exec exec, const AttentionParams<T>& p) {
+  cudaStream_t stream = exec.stream;
   check_attention_params(p);
   if (p.B == 0 || p.H == 0 || p.Nq == 0) return;
   const float log_eps = p.score == AttentionScore::Fourier && p.eps > 0.0f
@@ -42,10 +44,15 @@ void attention_forward(const AttentionParams<float>& p, cudaStream_t stream) {
   dispatch_head_dim(p.D, [&](auto kD) { detail::launch_attention_forward<decltype(kD)::value>(p, log_eps, stream); });
 }
 
-void attention_backward(const AttentionBackwardParams<float>& bp, cudaStream_t stream) {
+template <typename T>
+void attention_backward(Exec exec, const AttentionBackwardParams<T>& bp) {
+  cudaStream_t stream = exec.stream;
   check_attention_backward_params(bp);
   if (bp.fwd.B == 0 || bp.fwd.H == 0) return;
   dispatch_head_dim(bp.fwd.D, [&](auto kD) { detail::launch_attention_backward<decltype(kD)::value>(bp, stream); });
 }
+
+template void attention_forward<float>(Exec, const AttentionParams<float>&);
+template void attention_backward<float>(Exec, const AttentionBackwardParams<float>&);
 
 }  // namespace ff::kernels::cuda

@@ -148,76 +148,82 @@ void launch_soft_backward(const float* x, const float* target, const float* lse,
 
 }  // namespace
 
-template <typename I>
-void cross_entropy_forward(const float* x, const I* target, float* loss, float* lse, float* valid, int64_t N,
-                           int64_t C, int64_t ignore_index, double eps, cudaStream_t stream) {
+// The launchers exist for T = float (KernelDTypes above); the kernels are f32.
+template <typename T, typename I>
+void cross_entropy_forward(Exec exec, const T* x, const I* target, T* loss, T* lse, T* valid, int64_t N, int64_t C,
+                           int64_t ignore_index, double eps) {
   if (N == 0) return;
   if (C <= kMaxWarpRow) {
-    launch_forward<32, I>(x, target, loss, lse, valid, N, C, ignore_index, float(eps), stream);
+    launch_forward<32, I>(x, target, loss, lse, valid, N, C, ignore_index, float(eps), exec.stream);
   } else {
-    launch_forward<kBlock, I>(x, target, loss, lse, valid, N, C, ignore_index, float(eps), stream);
+    launch_forward<kBlock, I>(x, target, loss, lse, valid, N, C, ignore_index, float(eps), exec.stream);
   }
   FF_CUDA_CHECK_LAUNCH();
 }
 
-void soft_cross_entropy_forward(const float* x, const float* target, float* loss, float* lse, int64_t N, int64_t C,
-                                double eps, cudaStream_t stream) {
+template <typename T>
+void soft_cross_entropy_forward(Exec exec, const T* x, const T* target, T* loss, T* lse, int64_t N, int64_t C,
+                                double eps) {
   if (N == 0) return;
   if (C <= kMaxWarpRow) {
-    launch_soft_forward<32>(x, target, loss, lse, N, C, float(eps), stream);
+    launch_soft_forward<32>(x, target, loss, lse, N, C, float(eps), exec.stream);
   } else {
-    launch_soft_forward<kBlock>(x, target, loss, lse, N, C, float(eps), stream);
+    launch_soft_forward<kBlock>(x, target, loss, lse, N, C, float(eps), exec.stream);
   }
   FF_CUDA_CHECK_LAUNCH();
 }
 
-template <typename I>
-void cross_entropy_backward(const float* x, const I* target, const float* lse, const float* grad,
-                            int64_t grad_stride, float* dx, int64_t N, int64_t C, int64_t ignore_index, double eps,
-                            cudaStream_t stream) {
+template <typename T, typename I>
+void cross_entropy_backward(Exec exec, const T* x, const I* target, const T* lse, const T* grad, int64_t grad_stride,
+                            T* dx, int64_t N, int64_t C, int64_t ignore_index, double eps) {
   if (N * C == 0) return;
-  cross_entropy_backward_kernel<I><<<grid_for(N * C), kBlock, 0, stream>>>(x, target, lse, grad, grad_stride, dx, N,
-                                                                           C, ignore_index, float(eps));
+  cross_entropy_backward_kernel<I><<<grid_for(N * C), kBlock, 0, exec.stream>>>(x, target, lse, grad, grad_stride,
+                                                                                 dx, N, C, ignore_index, float(eps));
   FF_CUDA_CHECK_LAUNCH();
 }
 
-void soft_cross_entropy_backward(const float* x, const float* target, const float* lse, const float* grad,
-                                 int64_t grad_stride, float* dx, int64_t N, int64_t C, double eps,
-                                 cudaStream_t stream) {
+template <typename T>
+void soft_cross_entropy_backward(Exec exec, const T* x, const T* target, const T* lse, const T* grad,
+                                 int64_t grad_stride, T* dx, int64_t N, int64_t C, double eps) {
   if (N * C == 0) return;
   if (C <= kMaxWarpRow) {
-    launch_soft_backward<32>(x, target, lse, grad, grad_stride, dx, N, C, float(eps), stream);
+    launch_soft_backward<32>(x, target, lse, grad, grad_stride, dx, N, C, float(eps), exec.stream);
   } else {
-    launch_soft_backward<kBlock>(x, target, lse, grad, grad_stride, dx, N, C, float(eps), stream);
+    launch_soft_backward<kBlock>(x, target, lse, grad, grad_stride, dx, N, C, float(eps), exec.stream);
   }
   FF_CUDA_CHECK_LAUNCH();
 }
 
-template <typename I>
-void nll_forward(const float* lp, const I* target, float* loss, float* valid, int64_t N, int64_t C,
-                 int64_t ignore_index, cudaStream_t stream) {
+template <typename T, typename I>
+void nll_forward(Exec exec, const T* lp, const I* target, T* loss, T* valid, int64_t N, int64_t C,
+                 int64_t ignore_index) {
   if (N == 0) return;
-  nll_forward_kernel<I><<<grid_for(N), kBlock, 0, stream>>>(lp, target, loss, valid, N, C, ignore_index);
+  nll_forward_kernel<I><<<grid_for(N), kBlock, 0, exec.stream>>>(lp, target, loss, valid, N, C, ignore_index);
   FF_CUDA_CHECK_LAUNCH();
 }
 
-template <typename I>
-void nll_backward(const I* target, const float* grad, int64_t grad_stride, float* dlp, int64_t N, int64_t C,
-                  int64_t ignore_index, cudaStream_t stream) {
+template <typename T, typename I>
+void nll_backward(Exec exec, const I* target, const T* grad, int64_t grad_stride, T* dlp, int64_t N, int64_t C,
+                  int64_t ignore_index) {
   if (N * C == 0) return;
-  nll_backward_kernel<I><<<grid_for(N * C), kBlock, 0, stream>>>(target, grad, grad_stride, dlp, N, C, ignore_index);
+  nll_backward_kernel<I><<<grid_for(N * C), kBlock, 0, exec.stream>>>(target, grad, grad_stride, dlp, N, C,
+                                                                      ignore_index);
   FF_CUDA_CHECK_LAUNCH();
 }
 
-#define FF_INSTANTIATE(I)                                                                                         \
-  template void cross_entropy_forward<I>(const float*, const I*, float*, float*, float*, int64_t, int64_t, int64_t, \
-                                         double, cudaStream_t);                                                   \
-  template void cross_entropy_backward<I>(const float*, const I*, const float*, const float*, int64_t, float*,     \
-                                          int64_t, int64_t, int64_t, double, cudaStream_t);                       \
-  template void nll_forward<I>(const float*, const I*, float*, float*, int64_t, int64_t, int64_t, cudaStream_t);  \
-  template void nll_backward<I>(const I*, const float*, int64_t, float*, int64_t, int64_t, int64_t, cudaStream_t);
+#define FF_INSTANTIATE(I)                                                                                          \
+  template void cross_entropy_forward<float, I>(Exec, const float*, const I*, float*, float*, float*, int64_t,      \
+                                                int64_t, int64_t, double);                                         \
+  template void cross_entropy_backward<float, I>(Exec, const float*, const I*, const float*, const float*, int64_t, \
+                                                 float*, int64_t, int64_t, int64_t, double);                       \
+  template void nll_forward<float, I>(Exec, const float*, const I*, float*, float*, int64_t, int64_t, int64_t);    \
+  template void nll_backward<float, I>(Exec, const I*, const float*, int64_t, float*, int64_t, int64_t, int64_t);
 FF_INSTANTIATE(int32_t)
 FF_INSTANTIATE(int64_t)
 #undef FF_INSTANTIATE
+template void soft_cross_entropy_forward<float>(Exec, const float*, const float*, float*, float*, int64_t, int64_t,
+                                                double);
+template void soft_cross_entropy_backward<float>(Exec, const float*, const float*, const float*, const float*,
+                                                 int64_t, float*, int64_t, int64_t, double);
 
 }  // namespace ff::kernels::cuda

@@ -27,23 +27,22 @@ __global__ void embedding_backward_kernel(const T* grad_out, const I* ids, T* gr
 }  // namespace
 
 template <typename T, typename I>
-void embedding_forward(const T* weight, const I* ids, T* out, int64_t n, int64_t V, int64_t D, cudaStream_t stream) {
+void embedding_forward(Exec exec, const T* weight, const I* ids, T* out, int64_t n, int64_t V, int64_t D) {
   if (n * D == 0) return;
-  embedding_forward_kernel<T, I><<<grid_for(n * D), kBlock, 0, stream>>>(weight, ids, out, n, D);
+  embedding_forward_kernel<T, I><<<grid_for(n * D), kBlock, 0, exec.stream>>>(weight, ids, out, n, D);
   FF_CUDA_CHECK_LAUNCH();
 }
 
 template <typename T, typename I>
-void embedding_backward(const T* grad_out, const I* ids, T* grad_weight, int64_t n, int64_t V, int64_t D,
-                        cudaStream_t stream) {
+void embedding_backward(Exec exec, const T* grad_out, const I* ids, T* grad_weight, int64_t n, int64_t V, int64_t D) {
   if (n * D == 0) return;
-  embedding_backward_kernel<T, I><<<grid_for(n * D), kBlock, 0, stream>>>(grad_out, ids, grad_weight, n, D);
+  embedding_backward_kernel<T, I><<<grid_for(n * D), kBlock, 0, exec.stream>>>(grad_out, ids, grad_weight, n, D);
   FF_CUDA_CHECK_LAUNCH();
 }
 
 #define FF_INSTANTIATE(T, I)                                                                                 \
-  template void embedding_forward<T, I>(const T*, const I*, T*, int64_t, int64_t, int64_t, cudaStream_t);   \
-  template void embedding_backward<T, I>(const T*, const I*, T*, int64_t, int64_t, int64_t, cudaStream_t);
+  template void embedding_forward<T, I>(Exec, const T*, const I*, T*, int64_t, int64_t, int64_t);   \
+  template void embedding_backward<T, I>(Exec, const T*, const I*, T*, int64_t, int64_t, int64_t);
 FF_INSTANTIATE(float, int32_t)
 FF_INSTANTIATE(float, int64_t)
 FF_INSTANTIATE(double, int32_t)

@@ -1,8 +1,11 @@
-// Row-major GEMMs on cuBLAS (column-major): C = op(A) op(B) is computed as
-// C^T = op(B)^T op(A)^T, i.e. the operands swap places and M and N swap.
+// Row-major GEMMs on cuBLASLt (column-major): C = op(A) op(B) is computed as
+// C^T = op(B)^T op(A)^T, i.e. the operands swap places and M and N swap. The bias of a row-major
+// C is then a per-row vector of the column-major D: cuBLASLt's BIAS epilogue.
 
-#include <algorithm>
+#include <cublasLt.h>
+
 #include <climits>
+#include <type_traits>
 
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/gemm.h"
@@ -10,70 +13,113 @@
 namespace ff::kernels::cuda {
 namespace {
 
-void check_sizes(int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb, int64_t ldc) {
-  for (int64_t v : {M, N, K, lda, ldb, ldc})
-    FF_CHECK(v >= 0 && v <= INT_MAX, "gemm: size {} exceeds the cuBLAS int range (M={}, N={}, K={})", v, M, N, K);
+template <typename T>
+struct LtTypes;
+template <>
+struct LtTypes<float> {
+  static constexpr cudaDataType_t data = CUDA_R_32F, scale = CUDA_R_32F;
+};
+template <>
+struct LtTypes<double> {
+  static constexpr cudaDataType_t data = CUDA_R_64F, scale = CUDA_R_64F;
+};
+template <>
+struct LtTypes<__nv_bfloat16> {
+  static constexpr cudaDataType_t data = CUDA_R_16BF, scale = CUDA_R_32F;
+};
+
+template <typename T>
+cublasComputeType_t compute_type(bool allow_tf32) {
+  if constexpr (std::is_same_v<T, double>) return CUBLAS_COMPUTE_64F;
+  if constexpr (std::is_same_v<T, float>) return allow_tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+  return CUBLAS_COMPUTE_32F;  // bf16 operands, f32 accumulation
 }
 
-cublasOperation_t op(bool trans) { return trans ? CUBLAS_OP_T : CUBLAS_OP_N; }
+// Owners of the cuBLASLt descriptors of one call.
+struct Layout {
+  cublasLtMatrixLayout_t handle = nullptr;
+  Layout(cudaDataType_t type, int64_t rows, int64_t cols, int64_t ld, int64_t batch, int64_t stride) {
+    FF_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&handle, type, uint64_t(rows), uint64_t(cols), ld));
+    if (batch > 1) {
+      const int32_t count = static_cast<int32_t>(batch);
+      FF_CUBLAS_CHECK(
+          cublasLtMatrixLayoutSetAttribute(handle, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
+      FF_CUBLAS_CHECK(cublasLtMatrixLayoutSetAttribute(handle, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &stride,
+                                                       sizeof(stride)));
+    }
+  }
+  ~Layout() { cublasLtMatrixLayoutDestroy(handle); }
+  Layout(const Layout&) = delete;
+  Layout& operator=(const Layout&) = delete;
+};
 
-// At most this many products per strided-batched call (cuBLAS grids cap the batch dim).
-constexpr int64_t kMaxBatch = 65535;
+struct MatmulDesc {
+  cublasLtMatmulDesc_t handle = nullptr;
+  MatmulDesc(cublasComputeType_t compute, cudaDataType_t scale) {
+    FF_CUBLAS_CHECK(cublasLtMatmulDescCreate(&handle, compute, scale));
+  }
+  ~MatmulDesc() { cublasLtMatmulDescDestroy(handle); }
+  template <typename V>
+  void set(cublasLtMatmulDescAttributes_t attribute, const V& value) {
+    FF_CUBLAS_CHECK(cublasLtMatmulDescSetAttribute(handle, attribute, &value, sizeof(value)));
+  }
+  MatmulDesc(const MatmulDesc&) = delete;
+  MatmulDesc& operator=(const MatmulDesc&) = delete;
+};
 
-void strided(cublasHandle_t h, bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
-             int64_t sa, const float* B, int ldb, int64_t sb, float beta, float* C, int ldc, int64_t sc, int batch) {
-  FF_CUBLAS_CHECK(cublasSgemmStridedBatched(h, op(tb), op(ta), N, M, K, &alpha, B, ldb, sb, A, lda, sa, &beta, C,
-                                            ldc, sc, batch));
-}
-
-void strided(cublasHandle_t h, bool ta, bool tb, int M, int N, int K, double alpha, const double* A, int lda,
-             int64_t sa, const double* B, int ldb, int64_t sb, double beta, double* C, int ldc, int64_t sc,
-             int batch) {
-  FF_CUBLAS_CHECK(cublasDgemmStridedBatched(h, op(tb), op(ta), N, M, K, &alpha, B, ldb, sb, A, lda, sa, &beta, C,
-                                            ldc, sc, batch));
-}
-
-void single(cublasHandle_t h, bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
-            const float* B, int ldb, float beta, float* C, int ldc) {
-  FF_CUBLAS_CHECK(cublasSgemm(h, op(tb), op(ta), N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc));
-}
-
-void single(cublasHandle_t h, bool ta, bool tb, int M, int N, int K, double alpha, const double* A, int lda,
-            const double* B, int ldb, double beta, double* C, int ldc) {
-  FF_CUBLAS_CHECK(cublasDgemm(h, op(tb), op(ta), N, M, K, &alpha, B, ldb, A, lda, &beta, C, ldc));
-}
+struct Preference {
+  cublasLtMatmulPreference_t handle = nullptr;
+  explicit Preference(size_t workspace_bytes) {
+    FF_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&handle));
+    FF_CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(handle, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                         &workspace_bytes, sizeof(workspace_bytes)));
+  }
+  ~Preference() { cublasLtMatmulPreferenceDestroy(handle); }
+  Preference(const Preference&) = delete;
+  Preference& operator=(const Preference&) = delete;
+};
 
 }  // namespace
 
 template <typename T>
-void gemm(cublasHandle_t handle, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
-          int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
-  if (M == 0 || N == 0) return;
-  check_sizes(M, N, K, lda, ldb, ldc);
-  single(handle, trans_a, trans_b, int(M), int(N), int(K), alpha, A, int(lda), B, int(ldb), beta, C, int(ldc));
-}
-
-template <typename T>
-void gemm_strided_batched(cublasHandle_t handle, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-                          T alpha, const T* A, int64_t lda, int64_t stride_a, const T* B, int64_t ldb,
-                          int64_t stride_b, T beta, T* C, int64_t ldc, int64_t stride_c, int64_t batch) {
-  if (M == 0 || N == 0 || batch == 0) return;
-  check_sizes(M, N, K, lda, ldb, ldc);
-  for (int64_t start = 0; start < batch; start += kMaxBatch) {
-    int64_t count = std::min(kMaxBatch, batch - start);
-    strided(handle, trans_a, trans_b, int(M), int(N), int(K), alpha, A + start * stride_a, int(lda), stride_a,
-            B + start * stride_b, int(ldb), stride_b, beta, C + start * stride_c, int(ldc), stride_c, int(count));
+void gemm(Exec exec, const GemmParams<T>& p) {
+  if (p.M == 0 || p.N == 0 || p.batch == 0) return;
+  for (int64_t v : {p.M, p.N, p.K, p.lda, p.ldb, p.ldc, p.batch})
+    FF_CHECK(v >= 0 && v <= INT_MAX, "gemm: size {} exceeds the cuBLASLt range (M={}, N={}, K={}, batch={})", v,
+             p.M, p.N, p.K, p.batch);
+  FF_CHECK(exec.cublaslt != nullptr, "gemm: the Exec has no cuBLASLt handle");
+  using Types = LtTypes<T>;
+  MatmulDesc desc(compute_type<T>(exec.allow_tf32), Types::scale);
+  // Column-major roles: the first operand is our B, the second our A.
+  const cublasOperation_t op_first = p.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+  const cublasOperation_t op_second = p.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+  desc.set(CUBLASLT_MATMUL_DESC_TRANSA, op_first);
+  desc.set(CUBLASLT_MATMUL_DESC_TRANSB, op_second);
+  if (p.bias) {
+    desc.set(CUBLASLT_MATMUL_DESC_EPILOGUE, CUBLASLT_EPILOGUE_BIAS);
+    desc.set(CUBLASLT_MATMUL_DESC_BIAS_POINTER, static_cast<const void*>(p.bias));
+    desc.set(CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, Types::data);
+    desc.set(CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE, int64_t{0});
   }
+  // Stored shapes in column-major terms: B is (N x K) or (K x N), A is (K x M) or (M x K).
+  Layout first(Types::data, p.trans_b ? p.K : p.N, p.trans_b ? p.N : p.K, p.ldb, p.batch, p.stride_b);
+  Layout second(Types::data, p.trans_a ? p.M : p.K, p.trans_a ? p.K : p.M, p.lda, p.batch, p.stride_a);
+  Layout out(Types::data, p.N, p.M, p.ldc, p.batch, p.stride_c);
+
+  Preference preference(exec.workspace_bytes);
+  cublasLtMatmulHeuristicResult_t heuristic{};
+  int found = 0;
+  FF_CUBLAS_CHECK(cublasLtMatmulAlgoGetHeuristic(exec.cublaslt, desc.handle, first.handle, second.handle, out.handle,
+                                                 out.handle, preference.handle, 1, &heuristic, &found));
+  FF_CHECK(found > 0, "gemm: cuBLASLt has no algorithm for M={} N={} K={} batch={}", p.M, p.N, p.K, p.batch);
+  const compute_t<T> alpha = p.alpha, beta = p.beta;
+  FF_CUBLAS_CHECK(cublasLtMatmul(exec.cublaslt, desc.handle, &alpha, p.B, first.handle, p.A, second.handle, &beta, p.C,
+                                 out.handle, p.C, out.handle, &heuristic.algo, exec.workspace, exec.workspace_bytes,
+                                 exec.stream));
 }
 
-#define FF_INSTANTIATE(T)                                                                                          \
-  template void gemm<T>(cublasHandle_t, bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*,    \
-                        int64_t, T, T*, int64_t);                                                                  \
-  template void gemm_strided_batched<T>(cublasHandle_t, bool, bool, int64_t, int64_t, int64_t, T, const T*,       \
-                                        int64_t, int64_t, const T*, int64_t, int64_t, T, T*, int64_t, int64_t,    \
-                                        int64_t);
-FF_INSTANTIATE(float)
-FF_INSTANTIATE(double)
-#undef FF_INSTANTIATE
+template void gemm<float>(Exec, const GemmParams<float>&);
+template void gemm<double>(Exec, const GemmParams<double>&);
+template void gemm<__nv_bfloat16>(Exec, const GemmParams<__nv_bfloat16>&);
 
 }  // namespace ff::kernels::cuda

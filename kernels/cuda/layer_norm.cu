@@ -115,9 +115,11 @@ void launch_dx(const float* x, const float* weight, const float* mean, const flo
 
 }  // namespace
 
-void layer_norm_forward(const float* x, const float* weight, const float* bias, float* y, float* mean,
-                        float* rstd, int64_t rows, int64_t D, double eps, cudaStream_t stream) {
+template <typename T>
+void layer_norm_forward(Exec exec, const T* x, const T* weight, const T* bias, T* y, T* mean, T* rstd, int64_t rows,
+                        int64_t D, double eps) {
   if (rows == 0 || D == 0) return;
+  cudaStream_t stream = exec.stream;
   if (D <= kMaxWarpRow) {
     launch_forward<32>(x, weight, bias, y, mean, rstd, rows, D, float(eps), stream);
   } else {
@@ -126,12 +128,13 @@ void layer_norm_forward(const float* x, const float* weight, const float* bias, 
   FF_CUDA_CHECK_LAUNCH();
 }
 
-int64_t layer_norm_backward_workspace(int64_t rows, int64_t D) { return 2 * param_chunks(rows) * D; }
+int64_t layer_norm_backward_workspace(Exec, int64_t rows, int64_t D) { return 2 * param_chunks(rows) * D; }
 
-void layer_norm_backward(const float* x, const float* weight, const float* mean, const float* rstd,
-                         const float* g, float* dx, float* dweight, float* dbias, int64_t rows, int64_t D,
-                         float* workspace, cudaStream_t stream) {
+template <typename T>
+void layer_norm_backward(Exec exec, const T* x, const T* weight, const T* mean, const T* rstd, const T* g, T* dx,
+                         T* dweight, T* dbias, int64_t rows, int64_t D, float* workspace) {
   if (D == 0) return;
+  cudaStream_t stream = exec.stream;
   if (dx && rows > 0) {
     if (D <= kMaxWarpRow) {
       launch_dx<32>(x, weight, mean, rstd, g, dx, rows, D, stream);
@@ -147,7 +150,7 @@ void layer_norm_backward(const float* x, const float* weight, const float* mean,
     return;
   }
   FF_CHECK(workspace != nullptr, "layer_norm_backward needs a workspace of {} floats",
-           layer_norm_backward_workspace(rows, D));
+           layer_norm_backward_workspace(exec, rows, D));
   const int64_t chunks = param_chunks(rows);
   FF_CHECK(chunks <= 65535, "layer_norm_backward: {} rows is more than this kernel's grid allows", rows);
   float* partial_dw = workspace;
@@ -157,8 +160,13 @@ void layer_norm_backward(const float* x, const float* weight, const float* mean,
   layer_norm_param_partial_kernel<<<grid, block, 0, stream>>>(x, mean, rstd, g, partial_dw, partial_db, rows, D);
   FF_CUDA_CHECK_LAUNCH();
   // Sum the chunks in a fixed order: (1, chunks, D) -> (D).
-  if (dweight) sum_axis<float>(partial_dw, dweight, 1, chunks, D, stream);
-  if (dbias) sum_axis<float>(partial_db, dbias, 1, chunks, D, stream);
+  if (dweight) sum_axis<float>(exec, partial_dw, dweight, 1, chunks, D);
+  if (dbias) sum_axis<float>(exec, partial_db, dbias, 1, chunks, D);
 }
+
+template void layer_norm_forward<float>(Exec, const float*, const float*, const float*, float*, float*, float*,
+                                        int64_t, int64_t, double);
+template void layer_norm_backward<float>(Exec, const float*, const float*, const float*, const float*, const float*,
+                                         float*, float*, float*, int64_t, int64_t, float*);
 
 }  // namespace ff::kernels::cuda

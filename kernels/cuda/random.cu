@@ -43,7 +43,7 @@ __global__ void fill_kernel(T* out, int64_t n, Transform transform, PhiloxState 
 }
 
 template <typename T, typename Transform>
-void fill(T* out, int64_t n, const Transform& transform, PhiloxState state, Stream stream) {
+void fill(T* out, int64_t n, const Transform& transform, PhiloxState state, cudaStream_t stream) {
   FF_CHECK(n >= 0, "random fill: negative length {}", n);
   if (n == 0) return;
   FF_CHECK(out != nullptr, "random fill: null output for {} elements", n);
@@ -57,25 +57,33 @@ void fill(T* out, int64_t n, const Transform& transform, PhiloxState state, Stre
 
 }  // namespace
 
-void uniform(float* out, int64_t n, float lo, float hi, PhiloxState state, Stream stream) {
-  fill(out, n, philox::make_uniform(lo, hi), state, stream);
+template <typename T>
+void uniform(Exec exec, T* out, int64_t n, float lo, float hi, PhiloxState state) {
+  fill(out, n, philox::make_uniform(lo, hi), state, exec.stream);
 }
 
-void normal(float* out, int64_t n, float mean, float std, PhiloxState state, Stream stream) {
-  fill(out, n, philox::make_normal(mean, std), state, stream);
+template <typename T>
+void normal(Exec exec, T* out, int64_t n, float mean, float std, PhiloxState state) {
+  fill(out, n, philox::make_normal(mean, std), state, exec.stream);
 }
 
-void truncated_normal(float* out, int64_t n, float mean, float std, float a, float b, PhiloxState state,
-                      Stream stream) {
-  fill(out, n, philox::make_truncated_normal(mean, std, a, b), state, stream);
+template <typename T>
+void truncated_normal(Exec exec, T* out, int64_t n, float mean, float std, float a, float b, PhiloxState state) {
+  fill(out, n, philox::make_truncated_normal(mean, std, a, b), state, exec.stream);
 }
 
-void bernoulli_mask(uint8_t* mask, int64_t n, float p_keep, PhiloxState state, Stream stream) {
-  fill(mask, n, philox::make_bernoulli(p_keep, 1.0f), state, stream);
+void bernoulli_mask(Exec exec, uint8_t* mask, int64_t n, float p_keep, PhiloxState state) {
+  fill(mask, n, philox::make_bernoulli(p_keep, 1.0f), state, exec.stream);
 }
 
-void dropout_mask(float* mask, int64_t n, float p_keep, PhiloxState state, Stream stream) {
-  fill(mask, n, philox::make_bernoulli(p_keep, p_keep > 0.0f ? 1.0f / p_keep : 0.0f), state, stream);
+template <typename T>
+void dropout_mask(Exec exec, T* mask, int64_t n, float p_keep, PhiloxState state) {
+  fill(mask, n, philox::make_bernoulli(p_keep, p_keep > 0.0f ? 1.0f / p_keep : 0.0f), state, exec.stream);
 }
+
+template void uniform<float>(Exec, float*, int64_t, float, float, PhiloxState);
+template void normal<float>(Exec, float*, int64_t, float, float, PhiloxState);
+template void truncated_normal<float>(Exec, float*, int64_t, float, float, float, float, PhiloxState);
+template void dropout_mask<float>(Exec, float*, int64_t, float, PhiloxState);
 
 }  // namespace ff::kernels::cuda

@@ -8,17 +8,18 @@ namespace {
 // inner == 1: one block per row, a tree reduction in shared memory.
 template <typename T>
 __global__ void row_sum_kernel(const T* x, T* y, int64_t R) {
-  __shared__ T partial[kBlock];
+  using C = compute_t<T>;
+  __shared__ C partial[kBlock];
   const T* row = x + blockIdx.x * R;
-  T acc = 0;
-  for (int64_t r = threadIdx.x; r < R; r += blockDim.x) acc += row[r];
+  C acc = 0;
+  for (int64_t r = threadIdx.x; r < R; r += blockDim.x) acc += widen(row[r]);
   partial[threadIdx.x] = acc;
   __syncthreads();
   for (int s = blockDim.x / 2; s > 0; s >>= 1) {
     if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
     __syncthreads();
   }
-  if (threadIdx.x == 0) y[blockIdx.x] = partial[0];
+  if (threadIdx.x == 0) y[blockIdx.x] = narrow<T>(partial[0]);
 }
 
 // inner > 1: one thread per output element walks the reduced axis (coalesced over inner).
@@ -28,16 +29,17 @@ __global__ void column_sum_kernel(const T* x, T* y, int64_t outer, int64_t R, in
        idx += int64_t(blockDim.x) * gridDim.x) {
     int64_t o = idx / inner, i = idx % inner;
     const T* col = x + o * R * inner + i;
-    T acc = 0;
-    for (int64_t r = 0; r < R; ++r) acc += col[r * inner];
-    y[idx] = acc;
+    compute_t<T> acc = 0;
+    for (int64_t r = 0; r < R; ++r) acc += widen(col[r * inner]);
+    y[idx] = narrow<T>(acc);
   }
 }
 
 }  // namespace
 
 template <typename T>
-void sum_axis(const T* x, T* y, int64_t outer, int64_t R, int64_t inner, cudaStream_t stream) {
+void sum_axis(Exec exec, const T* x, T* y, int64_t outer, int64_t R, int64_t inner) {
+  cudaStream_t stream = exec.stream;
   if (outer * inner == 0) return;
   if (inner == 1) {
     row_sum_kernel<T><<<static_cast<unsigned>(outer), kBlock, 0, stream>>>(x, y, R);
@@ -47,7 +49,8 @@ void sum_axis(const T* x, T* y, int64_t outer, int64_t R, int64_t inner, cudaStr
   FF_CUDA_CHECK_LAUNCH();
 }
 
-template void sum_axis<float>(const float*, float*, int64_t, int64_t, int64_t, cudaStream_t);
-template void sum_axis<double>(const double*, double*, int64_t, int64_t, int64_t, cudaStream_t);
+template void sum_axis<float>(Exec, const float*, float*, int64_t, int64_t, int64_t);
+template void sum_axis<double>(Exec, const double*, double*, int64_t, int64_t, int64_t);
+template void sum_axis<__nv_bfloat16>(Exec, const __nv_bfloat16*, __nv_bfloat16*, int64_t, int64_t, int64_t);
 
 }  // namespace ff::kernels::cuda

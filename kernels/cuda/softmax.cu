@@ -55,8 +55,10 @@ void launch_backward(const float* y, const float* g, float* dx, int64_t rows, in
 
 }  // namespace
 
-void softmax_forward(const float* x, float* y, int64_t rows, int64_t D, bool log, cudaStream_t stream) {
+template <typename T>
+void softmax_forward(Exec exec, const T* x, T* y, int64_t rows, int64_t D, bool log) {
   if (rows == 0 || D == 0) return;
+  cudaStream_t stream = exec.stream;
   if (D <= kMaxWarpRow) {
     launch_forward<32>(x, y, rows, D, log, stream);
   } else {
@@ -65,9 +67,10 @@ void softmax_forward(const float* x, float* y, int64_t rows, int64_t D, bool log
   FF_CUDA_CHECK_LAUNCH();
 }
 
-void softmax_backward(const float* y, const float* g, float* dx, int64_t rows, int64_t D, bool log,
-                      cudaStream_t stream) {
+template <typename T>
+void softmax_backward(Exec exec, const T* y, const T* g, T* dx, int64_t rows, int64_t D, bool log) {
   if (rows == 0 || D == 0) return;
+  cudaStream_t stream = exec.stream;
   if (D <= kMaxWarpRow) {
     launch_backward<32>(y, g, dx, rows, D, log, stream);
   } else {
@@ -75,5 +78,8 @@ void softmax_backward(const float* y, const float* g, float* dx, int64_t rows, i
   }
   FF_CUDA_CHECK_LAUNCH();
 }
+
+template void softmax_forward<float>(Exec, const float*, float*, int64_t, int64_t, bool);
+template void softmax_backward<float>(Exec, const float*, const float*, float*, int64_t, int64_t, bool);
 
 }  // namespace ff::kernels::cuda

@@ -26,8 +26,8 @@ template <typename T>
 struct CpuResult {
   HostRun<T> run;
   explicit CpuResult(const Problem& pr, bool with_probs = true) : run(pr) {
-    ff::kernels::cpu::attention_forward(run.forward_params(pr, with_probs));
-    ff::kernels::cpu::attention_backward(run.backward_params(pr));
+    ff::kernels::cpu::attention_forward(ff::kernels::cpu::Exec{}, run.forward_params(pr, with_probs));
+    ff::kernels::cpu::attention_backward(ff::kernels::cpu::Exec{}, run.backward_params(pr));
   }
 };
 
@@ -321,11 +321,11 @@ TEST_CASE("attention cpu: dR is accumulated into, dq dk dv are overwritten", "[a
   o.R_per_dim = true;
   Problem pr = make_problem(o, 950, 0.3, 2.0);
   HostRun<double> run(pr);
-  ff::kernels::cpu::attention_forward(run.forward_params(pr, false));
-  ff::kernels::cpu::attention_backward(run.backward_params(pr));
+  ff::kernels::cpu::attention_forward(ff::kernels::cpu::Exec{}, run.forward_params(pr, false));
+  ff::kernels::cpu::attention_backward(ff::kernels::cpu::Exec{}, run.backward_params(pr));
   const auto dR1 = run.dR;
   const auto dq1 = run.dq;
-  ff::kernels::cpu::attention_backward(run.backward_params(pr));
+  ff::kernels::cpu::attention_backward(ff::kernels::cpu::Exec{}, run.backward_params(pr));
   for (std::size_t d = 0; d < dR1.size(); ++d) CHECK(run.dR[d] == Approx(2 * dR1[d]));
   CHECK(run.dq == dq1);
 }
@@ -336,14 +336,14 @@ TEST_CASE("attention cpu: bad parameters are rejected with a message", "[attenti
   HostRun<float> run(pr);
   auto p = run.forward_params(pr, false);
   p.p = 3;
-  CHECK_THROWS_WITH(ff::kernels::cpu::attention_forward(p), Catch::Contains("even"));
+  CHECK_THROWS_WITH(ff::kernels::cpu::attention_forward(ff::kernels::cpu::Exec{}, p), Catch::Contains("even"));
   p = run.forward_params(pr, false);
   p.R = nullptr;
-  CHECK_THROWS_WITH(ff::kernels::cpu::attention_forward(p), Catch::Contains("needs R"));
+  CHECK_THROWS_WITH(ff::kernels::cpu::attention_forward(ff::kernels::cpu::Exec{}, p), Catch::Contains("needs R"));
   p = run.forward_params(pr, false);
   p.eps = -1.0f;
-  CHECK_THROWS_AS(ff::kernels::cpu::attention_forward(p), ff::Error);
+  CHECK_THROWS_AS(ff::kernels::cpu::attention_forward(ff::kernels::cpu::Exec{}, p), ff::Error);
   p = run.forward_params(pr, false);
   p.D = 0;
-  CHECK_THROWS_WITH(ff::kernels::cpu::attention_forward(p), Catch::Contains("head dim"));
+  CHECK_THROWS_WITH(ff::kernels::cpu::attention_forward(ff::kernels::cpu::Exec{}, p), Catch::Contains("head dim"));
 }

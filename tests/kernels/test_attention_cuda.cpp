@@ -66,14 +66,14 @@ void run_cuda(const Problem& pr, HostRun<float>& run) {
   p.out = out.get();
   p.lse = lse.get();
   p.probs = probs.get();
-  ff::kernels::cuda::attention_forward(p, nullptr);
+  ff::kernels::cuda::attention_forward(ff::kernels::cuda::Exec{}, p);
   p.probs = nullptr;
   bp.dout = dout.get();
   bp.dq = dq.get();
   bp.dk = dk.get();
   bp.dv = dv.get();
   bp.dR = dR.get();
-  ff::kernels::cuda::attention_backward(bp, nullptr);
+  ff::kernels::cuda::attention_backward(ff::kernels::cuda::Exec{}, bp);
   FF_CUDA_CHECK(cudaDeviceSynchronize());
   out.copy_to(run.out);
   lse.copy_to(run.lse);
@@ -89,8 +89,8 @@ std::vector<double> to_double(const std::vector<float>& x) { return {x.begin(), 
 void check_cuda_against_cpu(const Problem& pr, double tol = 1e-4) {
   INFO(describe(pr.opt));
   HostRun<float> cpu(pr), gpu(pr);
-  ff::kernels::cpu::attention_forward(cpu.forward_params(pr, true));
-  ff::kernels::cpu::attention_backward(cpu.backward_params(pr));
+  ff::kernels::cpu::attention_forward(ff::kernels::cpu::Exec{}, cpu.forward_params(pr, true));
+  ff::kernels::cpu::attention_backward(ff::kernels::cpu::Exec{}, cpu.backward_params(pr));
   run_cuda(pr, gpu);
   CHECK(all_finite(gpu.out));
   CHECK(all_finite(gpu.dq));

@@ -66,7 +66,7 @@ TEST_CASE("philox4x32-10 matches the Random123 known-answer vectors", "[random]"
 TEST_CASE("fills follow the documented counter layout", "[random]") {
   const PhiloxState state{0x0123456789abcdefull, 0xfedcba9876543210ull};
   std::vector<float> got(11);
-  cpu::uniform(got.data(), got.size(), 0.0f, 1.0f, state);
+  cpu::uniform(cpu::Exec{}, got.data(), got.size(), 0.0f, 1.0f, state);
   for (uint64_t e = 0; e < got.size(); ++e) {
     const philox::Block counter{{static_cast<uint32_t>(e / 4), 0u, 0x76543210u, 0xfedcba98u}};
     const philox::Block r = philox::philox4x32_10(counter, 0x89abcdefu, 0x01234567u);
@@ -107,7 +107,7 @@ TEST_CASE("erfinv inverts erf to float accuracy", "[random]") {
 
 TEST_CASE("uniform fill covers [lo, hi) with the right moments", "[random]") {
   std::vector<float> v(1 << 20);
-  cpu::uniform(v.data(), v.size(), -3.0f, 5.0f, {42, 7});
+  cpu::uniform(cpu::Exec{}, v.data(), v.size(), -3.0f, 5.0f, {42, 7});
   CHECK(*std::min_element(v.begin(), v.end()) >= -3.0f);
   CHECK(*std::max_element(v.begin(), v.end()) < 5.0f);
   const Moments m = moments(v);
@@ -118,7 +118,7 @@ TEST_CASE("uniform fill covers [lo, hi) with the right moments", "[random]") {
 TEST_CASE("normal fill has the right mean, std and tails", "[random]") {
   const int64_t n = 1 << 20;
   std::vector<float> v(n);
-  cpu::normal(v.data(), n, 0.5f, 2.0f, {1234, 0});
+  cpu::normal(cpu::Exec{}, v.data(), n, 0.5f, 2.0f, {1234, 0});
   const Moments m = moments(v);
   CHECK(m.mean == Approx(0.5).margin(0.008));  // standard error 2/1024 ~ 0.002
   CHECK(m.std == Approx(2.0).epsilon(0.003));  // relative standard error 1/sqrt(2n) ~ 0.0007
@@ -141,7 +141,7 @@ TEST_CASE("truncated normal stays in [a, b] with the truncated moments", "[rando
   const int64_t n = 1 << 20;
   SECTION("standard normal on [-1, 2]") {
     std::vector<float> v(n);
-    cpu::truncated_normal(v.data(), n, 0.0f, 1.0f, -1.0f, 2.0f, {99, 3});
+    cpu::truncated_normal(cpu::Exec{}, v.data(), n, 0.0f, 1.0f, -1.0f, 2.0f, {99, 3});
     CHECK(*std::min_element(v.begin(), v.end()) >= -1.0f);
     CHECK(*std::max_element(v.begin(), v.end()) <= 2.0f);
     const double alpha = -1, beta = 2;
@@ -154,7 +154,7 @@ TEST_CASE("truncated normal stays in [a, b] with the truncated moments", "[rando
   }
   SECTION("timm's trunc_normal_(std=0.02, a=-2, b=2) with absolute bounds") {
     std::vector<double> v(n);
-    cpu::truncated_normal(v.data(), n, 0.0f, 0.02f, -2.0f, 2.0f, {5, 0});
+    cpu::truncated_normal(cpu::Exec{}, v.data(), n, 0.0f, 0.02f, -2.0f, 2.0f, {5, 0});
     const Moments m = moments(v);
     CHECK(m.mean == Approx(0.0).margin(1e-4));
     CHECK(m.std == Approx(0.02).epsilon(0.003));
@@ -162,7 +162,7 @@ TEST_CASE("truncated normal stays in [a, b] with the truncated moments", "[rando
   }
   SECTION("shifted mean, one-sided window") {
     std::vector<float> v(n);
-    cpu::truncated_normal(v.data(), n, 3.0f, 0.5f, 3.25f, 3.5f, {11, 1});
+    cpu::truncated_normal(cpu::Exec{}, v.data(), n, 3.0f, 0.5f, 3.25f, 3.5f, {11, 1});
     CHECK(*std::min_element(v.begin(), v.end()) >= 3.25f);
     CHECK(*std::max_element(v.begin(), v.end()) <= 3.5f);
     const double alpha = 0.5, beta = 1.0;
@@ -172,8 +172,8 @@ TEST_CASE("truncated normal stays in [a, b] with the truncated moments", "[rando
   }
   SECTION("bad parameters are refused") {
     std::vector<float> v(4);
-    CHECK_THROWS_AS(cpu::truncated_normal(v.data(), 4, 0.0f, 1.0f, 2.0f, -2.0f, {}), ff::Error);
-    CHECK_THROWS_AS(cpu::truncated_normal(v.data(), 4, 0.0f, 0.0f, -2.0f, 2.0f, {}), ff::Error);
+    CHECK_THROWS_AS(cpu::truncated_normal(cpu::Exec{}, v.data(), 4, 0.0f, 1.0f, 2.0f, -2.0f, {}), ff::Error);
+    CHECK_THROWS_AS(cpu::truncated_normal(cpu::Exec{}, v.data(), 4, 0.0f, 0.0f, -2.0f, 2.0f, {}), ff::Error);
   }
 }
 
@@ -181,13 +181,13 @@ TEST_CASE("bernoulli and dropout masks keep with probability p", "[random]") {
   const int64_t n = 1 << 20;
   for (float p : {0.1f, 0.5f, 0.9f}) {
     std::vector<uint8_t> mask(n);
-    cpu::bernoulli_mask(mask.data(), n, p, {7, 8});
+    cpu::bernoulli_mask(cpu::Exec{}, mask.data(), n, p, {7, 8});
     const double rate = std::accumulate(mask.begin(), mask.end(), 0.0) / n;
     CHECK(rate == Approx(p).margin(0.002));  // standard error <= 0.0005
     CHECK(std::all_of(mask.begin(), mask.end(), [](uint8_t m) { return m <= 1; }));
 
     std::vector<float> scaled(n);
-    cpu::dropout_mask(scaled.data(), n, p, {7, 8});
+    cpu::dropout_mask(cpu::Exec{}, scaled.data(), n, p, {7, 8});
     for (int64_t i = 0; i < n; ++i) {
       if (scaled[i] != (mask[i] ? 1.0f / p : 0.0f)) {
         FAIL("dropout mask differs from the bernoulli mask at " << i);
@@ -195,14 +195,14 @@ TEST_CASE("bernoulli and dropout masks keep with probability p", "[random]") {
     }
   }
   std::vector<uint8_t> mask(1000);
-  cpu::bernoulli_mask(mask.data(), mask.size(), 1.0f, {1, 1});
+  cpu::bernoulli_mask(cpu::Exec{}, mask.data(), mask.size(), 1.0f, {1, 1});
   CHECK(std::all_of(mask.begin(), mask.end(), [](uint8_t m) { return m == 1; }));
-  cpu::bernoulli_mask(mask.data(), mask.size(), 0.0f, {1, 1});
+  cpu::bernoulli_mask(cpu::Exec{}, mask.data(), mask.size(), 0.0f, {1, 1});
   CHECK(std::all_of(mask.begin(), mask.end(), [](uint8_t m) { return m == 0; }));
   std::vector<float> scaled(1000);
-  cpu::dropout_mask(scaled.data(), scaled.size(), 0.0f, {1, 1});
+  cpu::dropout_mask(cpu::Exec{}, scaled.data(), scaled.size(), 0.0f, {1, 1});
   CHECK(std::all_of(scaled.begin(), scaled.end(), [](float m) { return m == 0.0f; }));
-  CHECK_THROWS_AS(cpu::bernoulli_mask(mask.data(), 10, 1.5f, {}), ff::Error);
+  CHECK_THROWS_AS(cpu::bernoulli_mask(cpu::Exec{}, mask.data(), 10, 1.5f, {}), ff::Error);
 }
 
 TEST_CASE("fills are deterministic and independent of their length", "[random]") {
@@ -210,18 +210,18 @@ TEST_CASE("fills are deterministic and independent of their length", "[random]")
   std::vector<float> short_fill(10), long_fill(1000), again(1000);
   // Lengths around the OpenMP threshold and not multiples of 4.
   std::vector<float> huge(100003);
-  cpu::normal(short_fill.data(), 10, 0.0f, 1.0f, state);
-  cpu::normal(long_fill.data(), 1000, 0.0f, 1.0f, state);
-  cpu::normal(again.data(), 1000, 0.0f, 1.0f, state);
-  cpu::normal(huge.data(), huge.size(), 0.0f, 1.0f, state);
+  cpu::normal(cpu::Exec{}, short_fill.data(), 10, 0.0f, 1.0f, state);
+  cpu::normal(cpu::Exec{}, long_fill.data(), 1000, 0.0f, 1.0f, state);
+  cpu::normal(cpu::Exec{}, again.data(), 1000, 0.0f, 1.0f, state);
+  cpu::normal(cpu::Exec{}, huge.data(), huge.size(), 0.0f, 1.0f, state);
   CHECK(long_fill == again);
   CHECK(std::equal(short_fill.begin(), short_fill.end(), long_fill.begin()));
   CHECK(std::equal(long_fill.begin(), long_fill.end(), huge.begin()));
 
   // Another offset, or only the high word of the seed changed: a different stream.
   std::vector<float> next_offset(1000), other_seed(1000);
-  cpu::normal(next_offset.data(), 1000, 0.0f, 1.0f, {2024, 18});
-  cpu::normal(other_seed.data(), 1000, 0.0f, 1.0f, {2024 + (1ull << 32), 17});
+  cpu::normal(cpu::Exec{}, next_offset.data(), 1000, 0.0f, 1.0f, {2024, 18});
+  cpu::normal(cpu::Exec{}, other_seed.data(), 1000, 0.0f, 1.0f, {2024 + (1ull << 32), 17});
   int same_offset = 0, same_seed = 0;
   for (int i = 0; i < 1000; ++i) {
     same_offset += next_offset[i] == long_fill[i];
@@ -232,7 +232,7 @@ TEST_CASE("fills are deterministic and independent of their length", "[random]")
 
   // double outputs hold the float stream widened.
   std::vector<double> wide(1000);
-  cpu::normal(wide.data(), 1000, 0.0f, 1.0f, state);
+  cpu::normal(cpu::Exec{}, wide.data(), 1000, 0.0f, 1.0f, state);
   for (int i = 0; i < 1000; ++i) CHECK(wide[i] == static_cast<double>(long_fill[i]));
 }
 
@@ -261,23 +261,23 @@ TEST_CASE("CUDA fills equal the CPU fills", "[random][cuda]") {
   REQUIRE(cudaMalloc(&d_mask, n) == cudaSuccess);
   std::vector<float> want(n);
 
-  gpu::uniform(d_out, n, -1.0f, 3.0f, state, nullptr);
-  cpu::uniform(want.data(), n, -1.0f, 3.0f, state);
+  gpu::uniform(gpu::Exec{}, d_out, n, -1.0f, 3.0f, state);
+  cpu::uniform(cpu::Exec{}, want.data(), n, -1.0f, 3.0f, state);
   CHECK(from_device(d_out, n) == want);
 
   // Unaligned output: the kernel falls back from vector stores to scalar ones.
-  gpu::uniform(d_out + 1, n - 1, -1.0f, 3.0f, state, nullptr);
-  cpu::uniform(want.data() + 1, n - 1, -1.0f, 3.0f, state);
+  gpu::uniform(gpu::Exec{}, d_out + 1, n - 1, -1.0f, 3.0f, state);
+  cpu::uniform(cpu::Exec{}, want.data() + 1, n - 1, -1.0f, 3.0f, state);
   want[0] = from_device(d_out, 1)[0];  // element 0 is left from the previous fill
   CHECK(from_device(d_out, n) == want);
 
-  gpu::dropout_mask(d_out, n, 0.7f, state, nullptr);
-  cpu::dropout_mask(want.data(), n, 0.7f, state);
+  gpu::dropout_mask(gpu::Exec{}, d_out, n, 0.7f, state);
+  cpu::dropout_mask(cpu::Exec{}, want.data(), n, 0.7f, state);
   CHECK(from_device(d_out, n) == want);
 
   std::vector<uint8_t> want_mask(n);
-  gpu::bernoulli_mask(d_mask, n, 0.3f, state, nullptr);
-  cpu::bernoulli_mask(want_mask.data(), n, 0.3f, state);
+  gpu::bernoulli_mask(gpu::Exec{}, d_mask, n, 0.3f, state);
+  cpu::bernoulli_mask(cpu::Exec{}, want_mask.data(), n, 0.3f, state);
   CHECK(from_device(d_mask, n) == want_mask);
 
   auto max_abs_diff = [](const std::vector<float>& a, const std::vector<float>& b) {
@@ -285,12 +285,12 @@ TEST_CASE("CUDA fills equal the CPU fills", "[random][cuda]") {
     for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(static_cast<double>(a[i]) - b[i]));
     return worst;
   };
-  gpu::normal(d_out, n, 0.0f, 1.0f, state, nullptr);
-  cpu::normal(want.data(), n, 0.0f, 1.0f, state);
+  gpu::normal(gpu::Exec{}, d_out, n, 0.0f, 1.0f, state);
+  cpu::normal(cpu::Exec{}, want.data(), n, 0.0f, 1.0f, state);
   CHECK(max_abs_diff(from_device(d_out, n), want) < 5e-6);  // |z| <= 5.7, a few float ulp
 
-  gpu::truncated_normal(d_out, n, 0.0f, 1.0f, -2.0f, 2.0f, state, nullptr);
-  cpu::truncated_normal(want.data(), n, 0.0f, 1.0f, -2.0f, 2.0f, state);
+  gpu::truncated_normal(gpu::Exec{}, d_out, n, 0.0f, 1.0f, -2.0f, 2.0f, state);
+  cpu::truncated_normal(cpu::Exec{}, want.data(), n, 0.0f, 1.0f, -2.0f, 2.0f, state);
   CHECK(max_abs_diff(from_device(d_out, n), want) < 2e-6);
 
   CHECK(cudaFree(d_out) == cudaSuccess);
