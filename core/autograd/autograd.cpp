@@ -22,8 +22,6 @@ void check_grad(const Node& node, size_t input, const Tensor& g) {
 
 }  // namespace
 
-bool grad_mode_enabled() { return g_grad_mode; }
-
 NoGradGuard::NoGradGuard() : previous_(g_grad_mode) { g_grad_mode = false; }
 NoGradGuard::~NoGradGuard() { g_grad_mode = previous_; }
 

@@ -40,9 +40,7 @@ struct AutogradMeta {
   std::vector<std::function<void(const Tensor& grad)>> grad_ready_hooks;
 };
 
-// Whether ops record history on this thread.
-bool grad_mode_enabled();
-
+// While one is alive, ops on this thread record no history.
 class NoGradGuard {
  public:
   NoGradGuard();

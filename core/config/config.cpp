@@ -6,12 +6,12 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <set>
-#include <sstream>
 
+#include "core/config/duplicate_keys.h"
+#include "core/io/atomic_file.h"
 #include "kernels/common.h"
 
 namespace ff::config {
@@ -19,6 +19,7 @@ namespace ff::config {
 struct DocumentState {
   YAML::Node root;
   std::string source;
+  bool empty = false;  // the text held no YAML node (nothing, or only comments)
   std::map<std::string, std::string> overrides;  // key path -> the --set argument
   std::set<std::string> known_leaves, known_sections;
   nlohmann::ordered_json resolved = nlohmann::ordered_json::object();
@@ -62,6 +63,17 @@ std::string where(const DocumentState& s, const std::string& path, const YAML::N
     if (path == p || path.starts_with(p + ".")) return "--set " + arg;
   if (node.IsDefined() && node.Mark().line >= 0) return fmt::format("{} line {}", s.source, node.Mark().line + 1);
   return s.source;
+}
+
+// The override (key path, argument) that created the mapping key at `path`: a key the file
+// does not have (no position) on the way to an override's key. nullopt for a key of the file.
+std::optional<std::pair<std::string, std::string>> override_that_created(const DocumentState& s,
+                                                                          const std::string& path,
+                                                                          const YAML::Node& key) {
+  if (key.Mark().line >= 0) return std::nullopt;
+  for (const auto& [p, arg] : s.overrides)
+    if (p.starts_with(path + ".")) return std::make_pair(p, arg);
+  return std::nullopt;
 }
 
 std::string describe(const YAML::Node& node) {
@@ -496,20 +508,34 @@ Document Document::from_string(const std::string& text, const std::string& sourc
     throw UserError(
         fmt::format("{} line {}, column {}: invalid YAML: {}", source, e.mark.line + 1, e.mark.column + 1, e.msg));
   }
-  if (!state->root.IsDefined() || state->root.IsNull()) state->root = YAML::Node(YAML::NodeType::Map);
+  state->empty = !state->root.IsDefined() || state->root.IsNull();
+  if (state->empty) state->root = YAML::Node(YAML::NodeType::Map);
   if (!state->root.IsMap())
     throw UserError(
         fmt::format("{}: expected a mapping of keys at the top level, got {}", source, describe(state->root)));
+  check_no_duplicate_keys(text, source);
   return Document(std::move(state));
 }
 
 Document Document::from_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw UserError(fmt::format("cannot read the config file '{}'", path.string()));
-  std::stringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw UserError(fmt::format("cannot read the config file '{}'", path.string()));
-  return from_string(text.str(), path.string());
+  const std::string name = path.string();
+  std::error_code ec;  // other errors (a parent that cannot be searched) surface in the read
+  const std::filesystem::file_status status = std::filesystem::status(path, ec);
+  if (status.type() == std::filesystem::file_type::not_found)
+    throw UserError(fmt::format("config file '{}' does not exist; expected a YAML file", name));
+  if (std::filesystem::is_directory(status))
+    throw UserError(fmt::format("config file '{}' is a directory; expected a YAML file", name));
+  std::vector<uint8_t> bytes;
+  try {
+    bytes = io::read_file(path);
+  } catch (const UserError& e) {
+    throw UserError(fmt::format("config file: {}; expected a readable YAML file", e.what()));
+  }
+  Document doc = from_string(std::string(bytes.begin(), bytes.end()), name);
+  // An empty file is more likely a wrong path or a failed write than a config of defaults.
+  if (doc.state_->empty)
+    throw UserError(fmt::format("config file '{}' is empty; expected a YAML file with a mapping of keys", name));
+  return doc;
 }
 
 void Document::apply_override(const std::string& assignment) {
@@ -569,13 +595,20 @@ void Document::check_no_unknown_keys() const {
         if (entry.second.IsMap()) self(self, entry.second, p);
         continue;
       }
-      std::string near = nearest_name(p, known);
-      std::string src = where(s, p, entry.first);
-      std::string msg = src.starts_with("--set") ? fmt::format("unknown key '{}' (from {})", p, src)
-                                                 : fmt::format("unknown key '{}' in {}", p, src);
-      if (src.starts_with(s.source + " line"))
+      std::string msg;
+      std::string name = p;
+      if (auto made = override_that_created(s, p, entry.first)) {
+        // `--set trian.max_steps=3` made the section 'trian': name the whole key the user typed.
+        name = made->first;
+        msg = fmt::format("unknown key '{}' (from --set {})", name, made->second);
+      } else if (std::string src = where(s, p, entry.first); src.starts_with("--set")) {
+        msg = fmt::format("unknown key '{}' (from {})", p, src);
+      } else if (src.starts_with(s.source + " line")) {
         msg = fmt::format("unknown key '{}' in {} ({})", p, s.source, src.substr(s.source.size() + 1));
-      if (!near.empty()) msg += fmt::format("; did you mean '{}'?", near);
+      } else {
+        msg = fmt::format("unknown key '{}' in {}", p, src);
+      }
+      if (std::string near = nearest_name(name, known); !near.empty()) msg += fmt::format("; did you mean '{}'?", near);
       throw UserError(msg);
     }
   };

@@ -9,7 +9,8 @@
 //   - writes the value it returns (the file's, or the default) into the resolved config,
 //     which is what runs and checkpoints save and --print-config prints.
 // Every problem is an ff::UserError naming the source (file and line, or the --set
-// argument), the key path and what was expected, e.g.
+// argument; a key that only an override created is blamed on that --set), the key path and
+// what was expected, e.g.
 //   cfg.yaml line 12: 'train.optimizer.lr' must be > 0, got -1
 //   unknown key 'train.lr_warmup' in cfg.yaml (line 7); did you mean 'train.scheduler.warmup_steps'?
 //
@@ -117,9 +118,12 @@ class Section {
 
 class Document {
  public:
-  // ff::UserError when the file cannot be read or is not valid YAML (with the line).
+  // ff::UserError naming the path when it does not exist, is a directory, cannot be read or
+  // is empty (no YAML node: nothing, or only comments); then as from_string.
   static Document from_file(const std::filesystem::path& path);
-  // `source` names the text in messages (a file name, "<string>").
+  // `source` names the text in messages (a file name, "<string>"). ff::UserError when the text
+  // is not valid YAML (with the line), its top level is not a mapping, or a mapping repeats a
+  // key (with both lines, duplicate_keys.h). Empty text is an empty document.
   static Document from_string(const std::string& text, const std::string& source = "<string>");
 
   // "a.b.c=value": value is parsed as YAML ("3" an int, "1e-3" a float, "true" a bool,

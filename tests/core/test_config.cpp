@@ -1,8 +1,11 @@
 // The YAML config layer: typed getters, ranges, overrides, unknown keys with suggestions,
-// the resolved config and its YAML round trip.
+// duplicate keys, unusable config files, the resolved config and its YAML round trip.
+
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <filesystem>
 
 #include "core/config/config.h"
 #include "data/temp_dir.h"
@@ -155,6 +158,53 @@ TEST_CASE("Config reports the first unknown key with the nearest valid name", "[
   }
 }
 
+TEST_CASE("Config blames an unknown key that --set created on the --set argument", "[config]") {
+  // The error of check_no_unknown_keys for `text` with one override, after the usual reads.
+  auto unknown_key = [](const std::string& text, const std::string& assignment) {
+    Document doc = Document::from_string(text, "cfg.yaml");
+    doc.apply_override(assignment);
+    auto train = doc.root().section("train");
+    train.get<int64_t>("max_steps", 1);
+    train.section("optimizer").get<double>("lr", 1e-3);
+    return user_error([&] { doc.check_no_unknown_keys(); });
+  };
+  // The override had to create the section 'trian' (or 'train.optimzer'): the message names
+  // the whole key typed.
+  CHECK(unknown_key("train:\n  max_steps: 10\n", "trian.max_steps=3") ==
+        "unknown key 'trian.max_steps' (from --set trian.max_steps=3); did you mean 'train.max_steps'?");
+  CHECK(unknown_key("train:\n  max_steps: 10\n", "train.optimzer.lr=0.1") ==
+        "unknown key 'train.optimzer.lr' (from --set train.optimzer.lr=0.1); did you mean 'train.optimizer.lr'?");
+  // The file has the misspelt section too: it is the file's mistake.
+  CHECK(unknown_key("trian:\n  seed: 1\n", "trian.max_steps=3") ==
+        "unknown key 'trian' in cfg.yaml (line 1); did you mean 'train'?");
+}
+
+TEST_CASE("Config refuses a key given twice in one mapping, with both lines", "[config]") {
+  auto error = [](const std::string& text) { return user_error([&] { Document::from_string(text, "cfg.yaml"); }); };
+  CHECK(error("seed: 1\ntrain:\n  max_steps: 2\nseed: 3\n") == "cfg.yaml: duplicate key 'seed' at lines 1 and 4");
+  CHECK(error("train:\n  max_steps: 1\ndata:\n  path: x\ntrain:\n  clip_grad_norm: 2\n") ==
+        "cfg.yaml: duplicate key 'train' at lines 1 and 5");
+  CHECK(error("seed: 1\ntrain:\n  clip_grad_norm: 1\n  max_steps: 5\n  optimizer:\n    lr: 1\n  scheduler:\n"
+              "    warmup_steps: 3\n  max_steps: 9\n") == "cfg.yaml: duplicate key 'train.max_steps' at lines 4 and 9");
+  CHECK(error("train:\n  optimizer:\n    lr: 1\n    betas: [0.9, 0.98]\n    lr: 2\n") ==
+        "cfg.yaml: duplicate key 'train.optimizer.lr' at lines 3 and 5");
+  CHECK(error("data:\n  files:\n    - name: a\n      size: 1\n    - name: b\n      name: c\n") ==
+        "cfg.yaml: duplicate key 'data.files[1].name' at lines 5 and 6");
+  CHECK(error("train: {max_steps: 1, max_steps: 2}\n") == "cfg.yaml: duplicate key 'train.max_steps' at lines 1 and 1");
+  CHECK(error("'seed': 1\nseed: 2\n") == "cfg.yaml: duplicate key 'seed' at lines 1 and 2");  // the same key
+  CHECK(error("name: &k seed\n*k : 1\nseed: 2\n") == "cfg.yaml: duplicate key 'seed' at lines 2 and 3");
+
+  // The same name in different mappings is no duplicate; an alias is not expanded (this one
+  // refers to its own ancestor).
+  CHECK(error("a:\n  x: 1\nb:\n  x: 2\nlist:\n  - x: 1\n  - x: 2\n") == "");
+  CHECK(error("a: &loop\n  b: *loop\nc: *loop\n") == "");
+
+  data::testing::TempDir dir;
+  data::testing::write_file(dir / "twice.yaml", "seed: 1\nseed: 2\n");
+  CHECK(user_error([&] { Document::from_file(dir / "twice.yaml"); }) ==
+        (dir / "twice.yaml").string() + ": duplicate key 'seed' at lines 1 and 2");
+}
+
 TEST_CASE("Config --set overrides use YAML scalar typing and create sections", "[config]") {
   Document doc = Document::from_string(kConfig, "cfg.yaml");
   doc.apply_overrides({"train.max_steps=100", "train.optimizer.lr=1e-3", "data.cutoffs=[1, 2, 3]",
@@ -177,10 +227,36 @@ TEST_CASE("Config --set overrides use YAML scalar typing and create sections", "
   CHECK(user_error([&] { doc.apply_override("seed="); }) == "--set seed=: missing value after '='");
 }
 
-TEST_CASE("Config files: unreadable, invalid YAML, non-mapping, missing data paths", "[config]") {
+TEST_CASE("Config files: missing, a directory, unreadable, empty", "[config]") {
   data::testing::TempDir dir;
-  CHECK(user_error([&] { Document::from_file(dir / "nope.yaml"); }).find("cannot read the config file") !=
-        std::string::npos);
+  const std::string nope = (dir / "nope.yaml").string();
+  CHECK(user_error([&] { Document::from_file(nope); }) ==
+        "config file '" + nope + "' does not exist; expected a YAML file");
+  CHECK(user_error([&] { Document::from_file(dir.path()); }) ==
+        "config file '" + dir.path().string() + "' is a directory; expected a YAML file");
+  // A read error: /proc/self/mem opens but reading its first page (never mapped) fails, also
+  // for root, whom file permissions do not stop.
+  CHECK(user_error([&] { Document::from_file("/proc/self/mem"); }) ==
+        "config file: cannot read '/proc/self/mem': Input/output error; expected a readable YAML file");
+  if (::geteuid() != 0) {
+    data::testing::write_file(dir / "secret.yaml", "seed: 1\n");
+    std::filesystem::permissions(dir / "secret.yaml", std::filesystem::perms::none);
+    CHECK(user_error([&] { Document::from_file(dir / "secret.yaml"); }) ==
+          "config file: cannot open '" + (dir / "secret.yaml").string() +
+              "': Permission denied; expected a readable YAML file");
+  }
+  for (const char* text : {"", "\n\n", "# only a comment\n", "---\n"}) {
+    INFO("'" << text << "'");
+    data::testing::write_file(dir / "empty.yaml", text);
+    CHECK(user_error([&] { Document::from_file(dir / "empty.yaml"); }) ==
+          "config file '" + (dir / "empty.yaml").string() + "' is empty; expected a YAML file with a mapping of keys");
+  }
+  data::testing::write_file(dir / "ok.yaml", "seed: 7\n");
+  CHECK(Document::from_file(dir / "ok.yaml").root().get<int64_t>("seed", 0) == 7);
+}
+
+TEST_CASE("Config files: invalid YAML, non-mapping, missing data paths", "[config]") {
+  data::testing::TempDir dir;
   data::testing::write_file(dir / "bad.yaml", "a: [1, 2\nb: 3\n");
   CHECK(user_error([&] { Document::from_file(dir / "bad.yaml"); }).find("invalid YAML") != std::string::npos);
   CHECK(user_error([&] { Document::from_string("- 1\n- 2\n", "list.yaml"); }) ==

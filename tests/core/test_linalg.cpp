@@ -92,6 +92,50 @@ TEST_CASE("matmul forward matches a naive loop", "[linalg]") {
   }
 }
 
+TEST_CASE("matmul forward: batched operands with different transpose flags, known values", "[linalg]") {
+  // Stored (2, 2, 2) batches; a transpose() view swaps the last two dims without a copy.
+  const Tensor a = Tensor::from_vector<float>({1, 2, 3, 4, 1, 0, 2, 1}, {2, 2, 2});
+  const Tensor b = Tensor::from_vector<float>({5, 6, 7, 8, 1, 1, 0, 2}, {2, 2, 2});
+  // [[1,3],[2,4]] @ [[5,6],[7,8]] and [[1,2],[0,1]] @ [[1,1],[0,2]].
+  CHECK(ff::matmul(ff::transpose(a, -1, -2), b).to_vector<float>() ==
+        std::vector<float>{26, 30, 38, 44, 1, 5, 0, 2});
+  // [[1,2],[3,4]] @ [[5,7],[6,8]] and [[1,0],[2,1]] @ [[1,0],[1,2]].
+  CHECK(ff::matmul(a, ff::transpose(b, -1, -2)).to_vector<float>() ==
+        std::vector<float>{17, 23, 39, 53, 1, 0, 3, 2});
+}
+
+TEST_CASE("matmul forward: batched operands with different transpose flags match a naive loop", "[linalg]") {
+  // Small integers: every product and sum is exact in float32, so the results must be equal.
+  auto ints = [](const Shape& shape, uint64_t seed) {
+    std::vector<float> v(ff::shape_numel(shape));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(static_cast<int64_t>((i * 7 + seed * 13) % 11) - 5);
+    return Tensor::from_vector(v, shape);
+  };
+  auto t = [](const Tensor& x) { return ff::transpose(x, -1, -2); };
+  struct Case {
+    const char* name;
+    Tensor a, b;
+  };
+  std::vector<Case> cases = {
+      {"a^T @ b, batched", t(ints({3, 7, 5}, 1)), ints({3, 7, 4}, 2)},
+      {"a @ b^T, batched", ints({3, 5, 7}, 3), t(ints({3, 4, 7}, 4))},
+      {"a^T @ b, broadcast batch", t(ints({2, 1, 7, 5}, 5)), ints({1, 3, 7, 4}, 6)},
+      {"a @ b^T, broadcast batch", ints({2, 1, 5, 7}, 7), t(ints({1, 3, 4, 7}, 8))},
+      {"a^T @ b, partially broadcast batch", t(ints({2, 3, 7, 5}, 9)), ints({3, 7, 4}, 10)},
+      {"a @ b^T, partially broadcast batch", ints({3, 5, 7}, 11), t(ints({2, 3, 4, 7}, 12))},
+      {"a^T batched @ b 2-D", t(ints({3, 7, 5}, 13)), ints({7, 4}, 14)},
+      {"a 2-D @ b^T batched", ints({5, 7}, 15), t(ints({3, 4, 7}, 16))},
+  };
+  for (const Case& c : cases) {
+    SECTION(c.name) {
+      Tensor got = ff::matmul(c.a, c.b);
+      Tensor want = naive_matmul(c.a, c.b);
+      REQUIRE(got.shape() == want.shape());
+      CHECK(max_abs_diff(got, want) == 0.0);
+    }
+  }
+}
+
 TEST_CASE("matmul of empty products", "[linalg]") {
   Tensor a = Tensor::zeros({2, 3, 0}), b = Tensor::zeros({0, 4});
   Tensor c = ff::matmul(a, b);

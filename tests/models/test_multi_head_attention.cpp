@@ -1,5 +1,7 @@
-// MultiHeadAttention: the whole module gradient-checked in float64, parameter names, maps.
+// MultiHeadAttention: the whole module gradient-checked in float64, parameter names, maps,
+// and the causal mask over [memory, segment] against a materialised reference.
 #include <catch2/catch.hpp>
+#include <cmath>
 
 #include "core/ops/ops.h"
 #include "models/attention/multi_head_attention.h"
@@ -9,6 +11,7 @@ using namespace ff;
 using models::AttentionConfig;
 using models::MultiHeadAttention;
 using testing::gradcheck;
+using testing::max_abs_diff;
 using testing::random_tensor;
 using Inputs = std::vector<Tensor>;
 
@@ -30,7 +33,100 @@ std::string check_module(MultiHeadAttention& mha, const Tensor& x, const Tensor&
       inputs);
 }
 
+struct Reference {
+  std::vector<double> out;   // (B, T, d_model)
+  std::vector<double> maps;  // (B, H, T, M + T)
+};
+
+// Softmax attention by the textbook formula, the mask materialised: query t of a segment after
+// M memory positions sees keys j <= M + t (all the memory, the segment up to itself).
+Reference softmax_reference(const MultiHeadAttention& mha, const Tensor& x, const Tensor& memory) {
+  const int64_t B = x.size(0), T = x.size(1), C = x.size(2), M = memory.size(1), Nk = M + T;
+  const int64_t H = mha.n_head, D = mha.d_head;
+  const std::vector<double> xs = x.to_vector<double>(), mem = memory.to_vector<double>();
+  const std::vector<double> wq = mha.q_net->weight.to_vector<double>(), wkv = mha.kv_net->weight.to_vector<double>(),
+                            wo = mha.o_net->weight.to_vector<double>();
+  // Row `row` of weight w (rows of C inputs) applied to the token at key position j of row b.
+  auto project = [&](const std::vector<double>& w, int64_t row, int64_t b, int64_t j) {
+    const double* in = j < M ? &mem[(b * M + j) * C] : &xs[(b * T + j - M) * C];
+    double s = 0;
+    for (int64_t c = 0; c < C; ++c) s += w[row * C + c] * in[c];
+    return s;
+  };
+  Reference r{std::vector<double>(B * T * C, 0.0), std::vector<double>(B * H * T * Nk, 0.0)};
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < H; ++h)
+      for (int64_t t = 0; t < T; ++t) {
+        const int64_t visible = M + t + 1;
+        std::vector<double> score(visible), head(D, 0.0);
+        for (int64_t j = 0; j < visible; ++j) {
+          for (int64_t d = 0; d < D; ++d)
+            score[j] += project(wq, h * D + d, b, M + t) * project(wkv, h * D + d, b, j);
+          score[j] /= std::sqrt(static_cast<double>(D));
+        }
+        double top = score[0], total = 0;
+        for (double s : score) top = std::max(top, s);
+        for (double& s : score) total += (s = std::exp(s - top));
+        for (int64_t j = 0; j < visible; ++j) {
+          const double w = score[j] / total;
+          r.maps[((b * H + h) * T + t) * Nk + j] = w;
+          for (int64_t d = 0; d < D; ++d) head[d] += w * project(wkv, H * D + h * D + d, b, j);
+        }
+        for (int64_t o = 0; o < C; ++o)
+          for (int64_t d = 0; d < D; ++d) r.out[(b * T + t) * C + o] += wo[o * H * D + h * D + d] * head[d];
+      }
+  return r;
+}
+
+// x (B, N, C) with position i shifted by 0.5 in every feature.
+Tensor shifted_at(const Tensor& x, int64_t i) {
+  return concat({slice(x, 1, 0, i), add(slice(x, 1, i, i + 1), 0.5), slice(x, 1, i + 1, x.size(1))}, 1);
+}
+
 }  // namespace
+
+TEST_CASE("MultiHeadAttention: with memory, the causal output and maps are the masked softmax's", "[mha]") {
+  Generator gen(11);
+  MultiHeadAttention mha(8, 2, 4, AttentionConfig{}, gen, /*bias=*/false, DType::F64);
+  const Tensor x = random_tensor({2, 4, 8}, 12, -1, 1), memory = random_tensor({2, 3, 8}, 13, -1, 1);
+  Tensor maps;
+  const Tensor y = mha.forward(x, memory, /*causal=*/true, &maps);
+  const Reference want = softmax_reference(mha, x, memory);
+  REQUIRE(maps.shape() == Shape{2, 2, 4, 7});
+  const std::vector<double> got_out = y.to_vector<double>(), got_maps = maps.to_vector<double>();
+  for (size_t i = 0; i < want.maps.size(); ++i) {
+    INFO("map element " << i);
+    CHECK(got_maps[i] == Approx(want.maps[i]).margin(1e-12));
+  }
+  for (size_t i = 0; i < want.out.size(); ++i) {
+    INFO("output element " << i);
+    CHECK(got_out[i] == Approx(want.out[i]).margin(1e-12));
+  }
+}
+
+TEST_CASE("MultiHeadAttention: with memory, query t depends on every memory key and no later token", "[mha]") {
+  for (std::string kind : {"softmax", "fourier"}) {
+    INFO(kind);
+    Generator gen(21);
+    AttentionConfig config;
+    config.kind = kind;
+    MultiHeadAttention mha(8, 2, 4, config, gen, /*bias=*/false, DType::F64);
+    const int64_t T = 4, M = 3;
+    const Tensor x = random_tensor({2, T, 8}, 22, -1, 1), memory = random_tensor({2, M, 8}, 23, -1, 1);
+    const Tensor y = mha.forward(x, memory, true);
+    auto position = [](const Tensor& out, int64_t t) { return slice(out, 1, t, t + 1); };
+    // The last segment token is a key only for the last query.
+    const Tensor y_future = mha.forward(shifted_at(x, T - 1), memory, true);
+    CHECK(max_abs_diff(slice(y_future, 1, 0, T - 1), slice(y, 1, 0, T - 1)) == 0.0);
+    CHECK(max_abs_diff(position(y_future, T - 1), position(y, T - 1)) > 1e-6);
+    // The last memory position is a key for every query, the first one included.
+    const Tensor y_memory = mha.forward(x, shifted_at(memory, M - 1), true);
+    for (int64_t t = 0; t < T; ++t) {
+      INFO("query " << t);
+      CHECK(max_abs_diff(position(y_memory, t), position(y, t)) > 1e-6);
+    }
+  }
+}
 
 TEST_CASE("MultiHeadAttention: float64 gradient check of the whole module", "[mha][gradcheck]") {
   for (std::string kind : {"softmax", "fourier"}) {

@@ -167,6 +167,39 @@ TEST_CASE("lm: segment memory changes the prediction and keeps the last mem_len 
   CHECK(std::abs(with - without) > 1e-6);
 }
 
+TEST_CASE("lm: with segment memory, position t sees the whole memory and no later token", "[models][lm]") {
+  Generator gen(16);
+  TransformerLm model(tiny_config("softmax", {4, 8}, /*mem_len=*/3), gen, DType::F64);
+  model.eval();
+  NoGradGuard no_grad;
+  const int64_t T = 4, M = 3;
+  auto hidden = [&](const std::vector<int32_t>& ids, SegmentMemory memory) {
+    return model.hidden(Tensor::from_vector<int32_t>(ids, {1, T}), &memory);
+  };
+  SegmentMemory memory;
+  model.hidden(Tensor::from_vector<int32_t>(token_ids(T, 41, 13), {1, T}), &memory);
+  REQUIRE(memory.length() == M);
+  const std::vector<int32_t> segment = token_ids(T, 42, 13);
+  const Tensor h = hidden(segment, memory);
+  auto position = [](const Tensor& x, int64_t t) { return slice(x, 1, t, t + 1); };
+
+  std::vector<int32_t> other_last = segment;
+  other_last[T - 1] = (other_last[T - 1] + 1) % 13;
+  const Tensor h_future = hidden(other_last, memory);
+  CHECK(testing::max_abs_diff(slice(h_future, 1, 0, T - 1), slice(h, 1, 0, T - 1)) == 0.0);
+  CHECK(testing::max_abs_diff(position(h_future, T - 1), position(h, T - 1)) > 1e-6);
+
+  // The last (most recent) memory position of the first layer: a key for every query.
+  SegmentMemory other_memory = memory;
+  const Tensor& m0 = memory.layers[0];
+  other_memory.layers[0] = concat({slice(m0, 1, 0, M - 1), add(slice(m0, 1, M - 1, M), 0.5)}, 1);
+  const Tensor h_memory = hidden(segment, other_memory);
+  for (int64_t t = 0; t < T; ++t) {
+    INFO("position " << t);
+    CHECK(testing::max_abs_diff(position(h_memory, t), position(h, t)) > 1e-6);
+  }
+}
+
 TEST_CASE("lm: adaptive log-probabilities sum to one over the vocabulary", "[models][lm]") {
   for (const std::vector<int64_t>& cutoffs : {std::vector<int64_t>{4, 8}, std::vector<int64_t>{5}, std::vector<int64_t>{}}) {
     Generator gen(16);
