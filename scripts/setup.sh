@@ -28,8 +28,11 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev catch2 nlohmann-json3-dev
   libopenblas-dev libturbojpeg0-dev zlib1g-dev libopenmpi-dev openmpi-bin
+  python3-matplotlib python3-yaml
 )
-# python3 and npm (for the corpus packages) may come from elsewhere; install only if absent.
+# scripts/plot_runs.py runs on Debian's /usr/bin/python3, which python3-matplotlib brings; the
+# other Python scripts use the standard library, so any python3 on PATH will do for them. npm
+# (for the corpus packages) may come from elsewhere; install it only if absent.
 command -v python3 >/dev/null || packages+=(python3)
 command -v npm >/dev/null || packages+=(npm)
 
