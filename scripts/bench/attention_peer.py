@@ -198,7 +198,7 @@ def main():
             continue
         matched = [s for s in ALL if item in (s, s.split(":")[0], s.split(":")[1])]
         if not matched:
-            sys.exit(f"attention_peer.py: --cases '{item}': expected one of {', '.join(ALL)}, a kind or a name")
+            ap.error(f"--cases '{item}': expected one of {', '.join(ALL)}, a kind or a name")
         specs += [s for s in matched if s not in specs]
 
     if args.child:  # one case, in this process

@@ -6,8 +6,8 @@
 Ratios are peer / ours (above 1: ours is faster or smaller). Cases missing on one side are
 listed with '-'. Targets (DESIGN.md, "Speed") are checked on the forward+backward ratio.
 """
+import argparse
 import json
-import sys
 
 # (kind, case) -> minimum fwd+bwd speed-up over the peer (DESIGN.md).
 TARGETS = {("fourier", "lm-small"): 500.0, ("softmax", "lm-small"): 10.0, ("softmax", "deit-tiny"): 5.0}
@@ -33,10 +33,12 @@ def ratio(peer, ours):
 
 
 def main():
-    if len(sys.argv) != 3:
-        sys.exit(__doc__)
-    ours_report, ours = load(sys.argv[1])
-    peer_report, peer = load(sys.argv[2])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("ours", help="fourierformer-bench --json output")
+    ap.add_argument("peer", help="attention_peer.py --json output")
+    args = ap.parse_args()
+    ours_report, ours = load(args.ours)
+    peer_report, peer = load(args.peer)
     print(f"Ours: {ours_report.get('version', '?')}, {ours_report.get('threads', '?')} threads. "
           f"Peer: torch {peer_report.get('torch', '?')}, {peer_report.get('threads', '?')} threads.\n")
     print("| case (B x H x Nq x Nk x D) | kind | ours fwd ms | peer fwd ms | fwd ratio | ours fwd+bwd ms "

@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # Runs fourierformer-bench attention (ours) and the PyTorch peers at the same thread count,
-# writes both JSONs into docs/perf/ and prints a markdown table of ratios (peer / ours).
+# writes both JSONs into the output folder and prints a markdown table of ratios (peer / ours).
 #
-#   scripts/bench/compare_attention.sh [--bench PATH] [--threads N] [--peer-cases LIST] [--out DIR]
+# Usage: scripts/bench/compare_attention.sh [--help] [--bench PATH] [--threads N]
+#                                           [--peer-cases LIST] [--out DIR]
 #
 # Defaults: --bench build/apps/fourierformer-bench, --threads 2, --out docs/perf,
-# --peer-cases all six (kind:case; the Fourier reference takes minutes per case).
+# --peer-cases all six (kind:case; the Fourier reference takes minutes per case). Relative
+# paths are taken from the repository root. Needs scripts/bench/setup-peers.sh first.
 set -euo pipefail
+source "$(dirname "$0")/../lib/cli.sh"
 cd "$(dirname "$0")/../.."
 BENCH=build/apps/fourierformer-bench
 THREADS=2
 PEER_CASES=fourier:lm-small,fourier:lm-medium,fourier:deit-tiny,softmax:lm-small,softmax:lm-medium,softmax:deit-tiny
 OUT=docs/perf
-while [ $# -gt 0 ]; do
+while (($#)); do
   case "$1" in
-    --bench) BENCH=$2; shift 2 ;;
-    --threads) THREADS=$2; shift 2 ;;
-    --peer-cases) PEER_CASES=$2; shift 2 ;;
-    --out) OUT=$2; shift 2 ;;
-    *) echo "compare_attention.sh: unknown argument '$1'" >&2; exit 2 ;;
+    -h | --help) ff_usage; exit 0 ;;
+    --bench) ff_need_value "$@"; BENCH=$2; shift 2 ;;
+    --threads) ff_need_value "$@"; ff_positive_int --threads "$2"; THREADS=$2; shift 2 ;;
+    --peer-cases) ff_need_value "$@"; PEER_CASES=$2; shift 2 ;;
+    --out) ff_need_value "$@"; OUT=$2; shift 2 ;;
+    *) ff_usage_error "unknown argument '$1'" ;;
   esac
 done
 [ -x "$BENCH" ] || { echo "compare_attention.sh: no benchmark binary at '$BENCH' (--bench PATH)" >&2; exit 2; }

@@ -86,7 +86,7 @@ def main():
     att = m.get("attention", {}) or {}
     kind = att.get("kind", "softmax")
     if kind not in ("softmax", "fourier"):
-        sys.exit(f"lm_peer.py: model.attention.kind '{kind}' not supported (softmax, fourier)")
+        ap.error(f"{args.config}: model.attention.kind '{kind}' not supported (softmax, fourier)")
     if int(m.get("mem_len", 0)) != 0:
         print("lm_peer.py: model.mem_len > 0 is ignored (no segment memory in the peer)", file=sys.stderr)
     n_layer, d_model = int(m["n_layer"]), int(m["d_model"])

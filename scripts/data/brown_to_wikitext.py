@@ -26,6 +26,12 @@ DOC_NAME = re.compile(r"^c[a-r][0-9][0-9]$")
 UNK = "<unk>"
 
 
+def fail(message):
+    """Bad input data: one line, exit code 2 (as for the apps)."""
+    print(f"brown_to_wikitext.py: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def read_document(path):
     sentences = []
     with open(path, encoding="ascii") as f:
@@ -37,7 +43,7 @@ def read_document(path):
             for token in tokens:
                 word, slash, tag = token.rpartition("/")
                 if not slash or not word or not tag:
-                    sys.exit(f"{path}:{line_no}: token {token!r} is not word/tag")
+                    fail(f"{path}:{line_no}: token {token!r} is not word/tag")
                 words.append(word)
             sentences.append(words)
     return sentences
@@ -54,14 +60,18 @@ def split_of(index):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", help="directory with the Brown document files (ca01 ...)")
-    parser.add_argument("out", help="output directory (created)")
+    parser.add_argument("out", help="output directory (created; an existing one must be empty)")
     parser.add_argument("--min-count", type=int, default=3, help="train count below which a word becomes <unk>")
     parser.add_argument("--documents", type=int, default=500, help="number of documents expected (tests use fewer)")
     args = parser.parse_args()
+    if os.path.exists(args.out) and not (os.path.isdir(args.out) and not os.listdir(args.out)):
+        parser.error(f"output directory {args.out!r} exists and is not empty (nothing is overwritten)")
+    if not os.path.isdir(args.source):
+        parser.error(f"source {args.source!r} is not a directory")
 
     names = sorted(n for n in os.listdir(args.source) if DOC_NAME.match(n))
     if len(names) != args.documents:
-        sys.exit(f"{args.source}: found {len(names)} Brown documents (ca01 .. cr09), expected {args.documents}")
+        fail(f"{args.source}: found {len(names)} Brown documents (ca01 .. cr09), expected {args.documents}")
 
     docs = {"train": [], "valid": [], "test": []}
     for i, name in enumerate(names):
@@ -69,7 +79,7 @@ def main():
 
     counts = collections.Counter(w for _, sents in docs["train"] for s in sents for w in s)
     if UNK in counts:
-        sys.exit(f"the Brown text already contains {UNK}; cannot use it as the unknown-word symbol")
+        fail(f"the Brown text already contains {UNK}; cannot use it as the unknown-word symbol")
     keep = {w for w, c in counts.items() if c >= args.min_count}
 
     os.makedirs(args.out, exist_ok=True)

@@ -2,25 +2,35 @@
 # Downloads WikiText-103 (word level, v1: wiki.train.tokens, wiki.valid.tokens,
 # wiki.test.tokens, 181 MB zipped) for users with internet access. Not run by tests or CI.
 #
-#   scripts/data/get-wikitext103.sh [OUT_DIR]
+# Usage: scripts/data/get-wikitext103.sh [--help] [--] [OUT_DIR]
 #
 # OUT_DIR defaults to ${FF_DATA_DIR:-$HOME/.cache/fourierformer}/wikitext-103. The loader
 # (TextCorpus) reads the wiki.*.tokens names as they are. Does nothing when the three files
-# are already there. WIKITEXT103_URL overrides the download location.
+# are already there; refuses an OUT_DIR holding only some of them (nothing is overwritten).
+# WIKITEXT103_URL overrides the download location.
 set -euo pipefail
 
-out="${1:-${FF_DATA_DIR:-$HOME/.cache/fourierformer}/wikitext-103}"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/cli.sh"
+ff_parse_operands "$@"
+((${#ff_operands[@]} <= 1)) || ff_usage_error "expected at most one OUT_DIR, got ${#ff_operands[@]}"
+out="${ff_operands[0]:-${FF_DATA_DIR:-$HOME/.cache/fourierformer}/wikitext-103}"
 files=(wiki.train.tokens wiki.valid.tokens wiki.test.tokens)
 # The original S3 location went away; the author's mirror serves the same archive.
 urls=("${WIKITEXT103_URL:-https://wikitext.smerity.com/wikitext-103-v1.zip}"
       "https://s3.amazonaws.com/research.metamind.io/wikitext/wikitext-103-v1.zip")
 
-complete=1
-for f in "${files[@]}"; do [[ -s "$out/$f" ]] || complete=0; done
-if (( complete )); then
+present=()
+for f in "${files[@]}"; do [[ -e "$out/$f" ]] && present+=("$f"); done
+if ((${#present[@]} == ${#files[@]})); then
   echo "WikiText-103 already in $out"
   exit 0
 fi
+if ((${#present[@]})); then
+  echo "get-wikitext103.sh: OUT_DIR '$out' holds ${present[*]} but not all of ${files[*]}:" \
+       "remove them or choose another OUT_DIR" >&2
+  exit 2
+fi
+[[ ! -e "$out" || -d "$out" ]] || { echo "get-wikitext103.sh: OUT_DIR '$out' is not a directory" >&2; exit 2; }
 
 mkdir -p "$out"
 work="$(mktemp -d "$out/.download.XXXXXX")"

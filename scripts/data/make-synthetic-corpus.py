@@ -17,11 +17,13 @@ import string
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("out")
+    p.add_argument("out", help="output directory (created; an existing one must be empty)")
     p.add_argument("--mb", type=float, default=100.0, help="size of train.txt in MB (10^6 bytes)")
     p.add_argument("--types", type=int, default=270000, help="number of distinct words")
     p.add_argument("--seed", type=int, default=1111)
     args = p.parse_args()
+    if os.path.exists(args.out) and not (os.path.isdir(args.out) and not os.listdir(args.out)):
+        p.error(f"output directory {args.out!r} exists and is not empty (nothing is overwritten)")
 
     rng = random.Random(args.seed)
     letters = string.ascii_letters
