@@ -7,7 +7,7 @@
 //
 // Header-only (CLI11 is header-only and each app is one translation unit), so core/ does not
 // depend on CLI11. Exit codes: 0 done, 1 internal error, 2 bad command line / config / data /
-// checkpoint, 3 stopped by SIGTERM or SIGUSR1 after saving a checkpoint, 4 non-finite limit.
+// checkpoint, 3 stopped by SIGTERM, SIGUSR1 or Ctrl-C after saving a checkpoint, 4 non-finite limit.
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -68,6 +68,9 @@ inline int parse_train_args(int argc, char** argv, train::TrainRunOptions& optio
                      "Continue from a checkpoint: PATH (a checkpoint, checkpoints or work directory), or the "
                      "work directory's latest checkpoint when PATH is omitted (a fresh start when there is none)")
           ->expected(0, 1);
+  app.add_flag("--overwrite", options.overwrite,
+               "Start again in a work directory that holds a run: removes its config.yaml, train.log, "
+               "metrics.jsonl and checkpoints/ (nothing else) once the new start has passed its checks");
   app.add_flag("--print-config", options.print_config, "Print the resolved config and exit");
   bool progress = false, no_progress = false;
   app.add_flag("--progress", progress, "Draw the progress line even when stderr is not a terminal");

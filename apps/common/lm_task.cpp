@@ -158,33 +158,26 @@ class LmTask : public train::Task {
     return {loss, static_cast<double>(batch_.rows * batch_.seq_len)};
   }
 
-  train::EvalResult evaluate(const std::string& split_name, int64_t max_batches) override {
+  train::EvalResult evaluate(const std::string& split_name, int64_t max_batches,
+                             const train::EvalProgress& progress) override {
     const data::Split split = split_of(split_name);
     const std::span<const int32_t> ids = corpus_.ids(split);
-    const std::string name = fmt::format("{} split of {}", split_name, cfg_.data.path.string());
+    const std::string name = split_label(split_name);
     double nll = 0, units = 0;
     if (cfg_.eval.sliding_window) {
-      data::LmWindowOptions o;
-      o.window_len = cfg_.eval.tgt_len;
-      o.batch_size = cfg_.eval.window_batch_size;
-      o.rank = rank_;
-      o.world_size = world_;
-      o.name = name;
-      data::LmWindowIterator windows(ids, o);
+      data::LmWindowIterator windows(ids, window_options(name));
+      const int64_t rows = cfg_.eval.window_batch_size;
+      const int64_t all = (windows.windows_end() - windows.windows_begin() + rows - 1) / rows;
+      const int64_t batches = max_batches > 0 ? std::min(max_batches, all) : all;
       data::LmWindowBatch b;
-      for (int64_t n = 0; (max_batches <= 0 || n < max_batches) && windows.next(b); ++n) {
+      for (int64_t n = 0; n < batches && windows.next(b); ++n) {
         models::LmInput in{b.rows, b.window_len, b.inputs, b.targets};
         nll += model_->scored_nll_sum(in, b.score_begin).item();
         for (int64_t r = 0; r < b.rows; ++r) units += static_cast<double>(b.window_len - b.score_begin[r]);
+        if (progress) progress(n + 1, batches);
       }
     } else {
-      data::LmStreamOptions o;
-      o.batch_size = std::min<int64_t>(cfg_.eval.batch_size, std::max<int64_t>(1, static_cast<int64_t>(ids.size()) / 2));
-      o.tgt_len = cfg_.eval.tgt_len;
-      o.rank = rank_;
-      o.world_size = world_;
-      o.name = name;
-      data::LmStreamIterator stream(ids, o);
+      data::LmStreamIterator stream(ids, stream_options(ids, name));
       models::SegmentMemory memory;
       data::LmBatch b;
       const int64_t batches = max_batches > 0 ? std::min(max_batches, stream.batches_per_epoch()) : stream.batches_per_epoch();
@@ -194,6 +187,7 @@ class LmTask : public train::Task {
         nll += model_->loss({b.rows, b.seq_len, b.inputs, b.targets}, cfg_.model.mem_len > 0 ? &memory : nullptr).item() *
                tokens;
         units += tokens;
+        if (progress) progress(n + 1, batches);
       }
     }
     train::EvalResult r;
@@ -202,6 +196,16 @@ class LmTask : public train::Task {
     r.metrics["ppl"] = std::exp(r.loss);
     if (cfg_.eval.head_diversity_segments > 0) add_head_diversity(ids, name, r);
     return r;
+  }
+
+  void check_split(const std::string& split_name) const override {
+    const std::span<const int32_t> ids = corpus_.ids(split_of(split_name));
+    const std::string name = split_label(split_name);
+    // The iterators refuse a split too short for their options, naming it.
+    if (cfg_.eval.sliding_window)
+      data::LmWindowIterator(ids, window_options(name));
+    else
+      data::LmStreamIterator(ids, stream_options(ids, name));
   }
 
   std::map<std::string, double> loss_metrics(double loss) const override { return {{"ppl", std::exp(loss)}}; }
@@ -227,6 +231,31 @@ class LmTask : public train::Task {
   }
 
  private:
+  std::string split_label(const std::string& split_name) const {
+    return fmt::format("{} split of {}", split_name, cfg_.data.path.string());
+  }
+
+  data::LmWindowOptions window_options(const std::string& name) const {
+    data::LmWindowOptions o;
+    o.window_len = cfg_.eval.tgt_len;
+    o.batch_size = cfg_.eval.window_batch_size;
+    o.rank = rank_;
+    o.world_size = world_;
+    o.name = name;
+    return o;
+  }
+
+  // Non-overlapping evaluation: eval.batch_size columns, fewer for a split too short for them.
+  data::LmStreamOptions stream_options(std::span<const int32_t> ids, const std::string& name) const {
+    data::LmStreamOptions o;
+    o.batch_size = std::min<int64_t>(cfg_.eval.batch_size, std::max<int64_t>(1, static_cast<int64_t>(ids.size()) / 2));
+    o.tgt_len = cfg_.eval.tgt_len;
+    o.rank = rank_;
+    o.world_size = world_;
+    o.name = name;
+    return o;
+  }
+
   // The paper's Table 3 metric over the first N segments of eval.tgt_len tokens (batch size 1,
   // no memory): metrics head_div_mean, head_div_std and head_div_segments.
   void add_head_diversity(std::span<const int32_t> ids, const std::string& name, train::EvalResult& r) {

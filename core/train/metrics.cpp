@@ -1,6 +1,7 @@
 #include "core/train/metrics.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -38,6 +39,10 @@ void MetricsWriter::write(const nlohmann::ordered_json& record) {
 
 bool ProgressLine::stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
 
+bool ProgressLine::due() const {
+  return enabled_ && (!shown_ || std::chrono::steady_clock::now() - last_draw_ >= std::chrono::milliseconds(100));
+}
+
 void ProgressLine::show(const std::string& text, bool force) {
   if (!enabled_) return;
   text_ = text;
@@ -58,6 +63,42 @@ void ProgressLine::clear() {
 
 void ProgressLine::redraw() {
   if (enabled_ && !text_.empty()) show(text_, /*force=*/true);
+}
+
+EvalProgressLine::EvalProgressLine(ProgressLine& line, std::string label)
+    : line_(line), label_(std::move(label)), saved_text_(line.text()), start_(std::chrono::steady_clock::now()),
+      last_log_(start_) {}
+
+EvalProgressLine::~EvalProgressLine() {
+  if (!line_.enabled()) return;
+  line_.clear();
+  if (!saved_text_.empty()) line_.show(saved_text_, /*force=*/true);
+}
+
+std::function<void(int64_t, int64_t)> EvalProgressLine::callback() {
+  return [this](int64_t done, int64_t total) { update(done, total); };
+}
+
+void EvalProgressLine::update(int64_t done, int64_t total) {
+  const auto now = std::chrono::steady_clock::now();
+  const bool log_due = !line_.enabled() && now - last_log_ >= std::chrono::seconds(60);
+  const bool first = !drawn_;
+  if (!(line_.enabled() && (first || line_.due())) && !log_due) return;
+  drawn_ = true;
+  const double seconds = std::chrono::duration<double>(now - start_).count();
+  std::string text = fmt::format("{}: {}", label_, done);
+  if (total > 0) {
+    const double eta = done > 0 ? seconds / static_cast<double>(done) * static_cast<double>(total - done) : NAN;
+    text += fmt::format("/{} batches | elapsed {} | ETA {}", total, format_duration(seconds), format_duration(eta));
+  } else {
+    text += fmt::format(" batches | elapsed {}", format_duration(seconds));
+  }
+  if (line_.enabled()) {
+    line_.show(text, /*force=*/first);
+  } else {
+    last_log_ = now;
+    spdlog::info("{}", text);
+  }
 }
 
 std::string format_duration(double seconds) {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -33,6 +34,10 @@ class ProgressLine {
   bool enabled() const { return enabled_; }
   // Draws text, at most ~10 times a second unless forced (the text is kept for redraw()).
   void show(const std::string& text, bool force = false);
+  // Whether show() would draw now (so a caller can skip building the text, or reading the
+  // device for it).
+  bool due() const;
+  const std::string& text() const { return text_; }
   // Erases the line (before other output), and redraws it after.
   void clear();
   void redraw();
@@ -42,6 +47,26 @@ class ProgressLine {
   bool shown_ = false;
   std::string text_;
   std::chrono::steady_clock::time_point last_draw_{};
+};
+
+// An evaluation's progress: on a terminal, "<label>: 120/400 batches | ETA 1m02s" on the
+// progress line (restored when done); elsewhere (train.log, Slurm output) the same as a log line
+// at most once a minute, so a long sliding-window evaluation is visibly alive.
+class EvalProgressLine {
+ public:
+  EvalProgressLine(ProgressLine& line, std::string label);
+  ~EvalProgressLine();
+  EvalProgressLine(const EvalProgressLine&) = delete;
+  EvalProgressLine& operator=(const EvalProgressLine&) = delete;
+  // The callback for Task::evaluate; valid while this object lives.
+  std::function<void(int64_t, int64_t)> callback();
+
+ private:
+  void update(int64_t done, int64_t total);
+  ProgressLine& line_;
+  std::string label_, saved_text_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point start_, last_log_;
 };
 
 // "3h12m", "4m05s", "12s".

@@ -3,10 +3,13 @@
 #include <fmt/format.h>
 #include <omp.h>
 #include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <stdio.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <fstream>
@@ -16,6 +19,8 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 #include <nccl.h>
+
+#include "core/cuda/context.h"
 #endif
 
 #include "core/autograd/autograd.h"
@@ -23,6 +28,7 @@
 #include "core/io/atomic_file.h"
 #include "core/train/signals.h"
 #include "core/train/trainer.h"
+#include "core/train/work_dir.h"
 #include "kernels/device_query.h"
 
 namespace ff::train {
@@ -73,6 +79,18 @@ void apply_threads(int threads) {
 
 std::string default_run_name(const fs::path& config) { return config.stem().string(); }
 
+// An output file the run will write at its end, checked before the work: its directory exists
+// and is writable, and it is not a directory.
+void check_output_file(const fs::path& path, const char* flag) {
+  std::error_code ec;
+  FF_USER_CHECK(!fs::is_directory(path, ec), "{} '{}' is a directory; expected a file path", flag, path.string());
+  const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+  FF_USER_CHECK(fs::is_directory(dir, ec), "{} '{}': the directory '{}' does not exist", flag, path.string(),
+                dir.string());
+  FF_USER_CHECK(::access(dir.c_str(), W_OK | X_OK) == 0 && (!fs::exists(path, ec) || ::access(path.c_str(), W_OK) == 0),
+                "{} '{}' is not writable", flag, path.string());
+}
+
 }  // namespace
 
 std::string version_string() {
@@ -112,35 +130,78 @@ std::string banner(const std::string& app_name, Device device, int world_size) {
   return text;
 }
 
-void setup_logging(const std::optional<fs::path>& log_file) {
-  std::vector<spdlog::sink_ptr> sinks;
-  sinks.push_back(std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
-  if (log_file)
-    sinks.push_back(std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_file->string(), /*truncate=*/false));
+namespace {
+
+// The logger's sinks: stderr, the lines kept until train.log is attached, and train.log.
+struct LogSinks {
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> kept;
+  std::shared_ptr<spdlog::sinks::basic_file_sink_mt> file;
+};
+LogSinks g_sinks;
+
+constexpr const char* kLogPattern = "[%Y-%m-%d %H:%M:%S] [%^%l%$] %v";
+constexpr size_t kKeptLines = 4096;
+
+}  // namespace
+
+void setup_logging() {
+  g_sinks = LogSinks{.kept = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(kKeptLines), .file = nullptr};
+  std::vector<spdlog::sink_ptr> sinks = {std::make_shared<spdlog::sinks::stderr_color_sink_mt>(), g_sinks.kept};
   auto logger = std::make_shared<spdlog::logger>("ff", sinks.begin(), sinks.end());
-  logger->set_pattern("[%Y-%m-%d %H:%M:%S] [%^%l%$] %v");
+  logger->set_pattern(kLogPattern);
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
 }
+
+void attach_log_file(const fs::path& path) {
+  auto logger = spdlog::default_logger();
+  {
+    std::ofstream out(path, std::ios::app);
+    FF_USER_CHECK(out.good(), "cannot write the log file '{}'", path.string());
+    if (g_sinks.kept)
+      for (const std::string& line : g_sinks.kept->last_formatted()) out << line;
+  }
+  auto& sinks = logger->sinks();
+  if (g_sinks.kept) sinks.erase(std::remove(sinks.begin(), sinks.end(), g_sinks.kept), sinks.end());
+  g_sinks.kept = nullptr;
+  g_sinks.file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path.string(), /*truncate=*/false);
+  g_sinks.file->set_pattern(kLogPattern);
+  sinks.push_back(g_sinks.file);
+}
+
+namespace {
+
+// A fatal error as one line on stderr, and in train.log when the run has one.
+void report_fatal(const std::string& app_name, const char* kind, const std::string& message) {
+  spdlog::default_logger()->flush();
+  std::fprintf(stderr, "%s: %s: %s\n", app_name.c_str(), kind, message.c_str());
+  if (g_sinks.file) {
+    const std::string line = fmt::format("{}: {}: {}", app_name, kind, message);
+    const spdlog::details::log_msg msg(spdlog::source_loc{}, "ff", spdlog::level::err, line);
+    g_sinks.file->log(msg);
+    g_sinks.file->flush();
+  }
+}
+
+}  // namespace
 
 int exit_code_of(const std::function<int()>& fn, const std::string& app_name) {
   try {
     return fn();
   } catch (const UserError& e) {
-    spdlog::default_logger()->flush();
-    std::fprintf(stderr, "%s: error: %s\n", app_name.c_str(), e.what());
+    report_fatal(app_name, "error", e.what());
     return kExitUserError;
   } catch (const TrainingDiverged& e) {
-    spdlog::error("{}", e.what());
+    report_fatal(app_name, "stopped", e.what());
     return kExitDiverged;
   } catch (const std::exception& e) {
-    spdlog::default_logger()->flush();
-    std::fprintf(stderr, "%s: internal error: %s\n", app_name.c_str(), e.what());
+    report_fatal(app_name, "internal error", e.what());
     return kExitError;
   }
 }
 
 int run_training(const TrainRunOptions& options, const TaskFactory& factory) {
+  setup_logging();
   return exit_code_of(
       [&]() -> int {
         // 1. The whole config, validated, before any work.
@@ -159,33 +220,54 @@ int run_training(const TrainRunOptions& options, const TaskFactory& factory) {
         apply_threads(cfg.threads);
         if (options.resume && !options.resume_from.empty()) resolve_checkpoint(options.resume_from);
 
-        // 2. The work directory: resolved config, logs.
-        std::error_code ec;
-        fs::create_directories(cfg.work_dir, ec);
-        FF_USER_CHECK(!ec, "cannot create the work directory '{}': {}", cfg.work_dir.string(), ec.message());
-        write_text_atomic(cfg.work_dir / "config.yaml", doc.resolved_yaml());
-        setup_logging(cfg.work_dir / "train.log");
+        // 2. The work directory (work_dir.h): refused when it holds a run we were not asked to
+        //    continue or replace. train.log from here on, except for --overwrite, whose old log
+        //    stays until the start has passed every check.
+        check_work_dir(cfg.work_dir, options.resume, options.overwrite);
+        auto open_work_dir = [&] {
+          std::error_code ec;
+          fs::create_directories(cfg.work_dir, ec);
+          FF_USER_CHECK(!ec, "cannot create the work directory '{}': {}", cfg.work_dir.string(), ec.message());
+          attach_log_file(cfg.work_dir / "train.log");
+        };
+        if (!options.overwrite) open_work_dir();
         spdlog::info("{}", banner(options.app_name, device, 1));
-        spdlog::info("config {} -> {} (work dir {})", options.config.string(), (cfg.work_dir / "config.yaml").string(),
-                     cfg.work_dir.string());
+        spdlog::info("config {} (work dir {})", options.config.string(), cfg.work_dir.string());
+#ifdef FF_WITH_CUDA
+        cuda::set_allow_tf32(cfg.tf32);
+#endif
 
-        // 3. Task, trainer.
-        install_stop_handlers();
+        // 3. Task, and every split the run will score.
         Generator gen(cfg.seed);
         TaskContext context{.train = cfg, .device = device, .gen = gen, .work_dir = cfg.work_dir, .training = true};
         std::unique_ptr<Task> task = build(context);
+        task->check_split(cfg.eval_split);
+        if (options.overwrite) {
+          const std::vector<std::string> removed = remove_previous_run(cfg.work_dir);
+          open_work_dir();
+          std::string list;
+          for (const std::string& r : removed) list += (list.empty() ? "" : ", ") + r;
+          if (!removed.empty()) spdlog::info("--overwrite: removed {} from {}", list, cfg.work_dir.string());
+        }
+
+        // 4. The trainer: a resume either succeeds or stops here, before config.yaml changes.
+        install_stop_handlers();
         TrainerOptions trainer_options;
         trainer_options.resume = options.resume;
         trainer_options.resume_from = options.resume_from;
         trainer_options.progress = options.progress.value_or(ProgressLine::stderr_is_terminal());
         trainer_options.version = version_string();
         Trainer trainer(cfg, *task, gen, doc.resolved(), trainer_options);
+        trainer.start();
+        write_text_atomic(cfg.work_dir / "config.yaml", doc.resolved_yaml());
+        spdlog::info("resolved config: {}", (cfg.work_dir / "config.yaml").string());
         return trainer.run() == TrainOutcome::Stopped ? kExitStopped : kExitOk;
       },
       options.app_name);
 }
 
 int run_evaluation(const EvalRunOptions& options, const TaskFactory& factory) {
+  setup_logging();
   return exit_code_of(
       [&]() -> int {
         const fs::path ckpt_dir = resolve_checkpoint(options.checkpoint);
@@ -198,13 +280,14 @@ int run_evaluation(const EvalRunOptions& options, const TaskFactory& factory) {
         doc.check_no_unknown_keys();
         const Device device = checked_device(cfg.device);
         apply_threads(cfg.threads);
-        setup_logging(std::nullopt);
+        if (options.json_out) check_output_file(*options.json_out, "--json");
         spdlog::info("{}", banner(options.app_name, device, 1));
 
         LoadedCheckpoint ckpt = read_checkpoint(ckpt_dir);
         Generator gen(cfg.seed);
         TaskContext context{.train = cfg, .device = device, .gen = gen, .work_dir = cfg.work_dir, .training = false};
         std::unique_ptr<Task> task = build(context);
+        for (const std::string& split : options.splits) task->check_split(split);
         NamedTensors tensors = task->model().named_parameters();
         for (auto& b : task->model().named_buffers()) tensors.push_back(b);
         load_tensors_into(ckpt.model, tensors, (ckpt_dir / "model.safetensors").string());
@@ -214,9 +297,15 @@ int run_evaluation(const EvalRunOptions& options, const TaskFactory& factory) {
         results["checkpoint"] = ckpt_dir.string();
         results["step"] = ckpt.trainer["step"];
         NoGradGuard no_grad;
+        AutocastGuard autocast(cfg.precision == "bf16" ? std::optional<DType>(DType::BF16) : std::nullopt);
         task->model().eval();
+        ProgressLine progress(ProgressLine::stderr_is_terminal());
         for (const std::string& split : options.splits) {
-          EvalResult r = task->evaluate(split, options.max_batches);
+          EvalResult r;
+          {
+            EvalProgressLine eval_line(progress, fmt::format("{} {}", options.app_name, split));
+            r = task->evaluate(split, options.max_batches, eval_line.callback());
+          }
           nlohmann::ordered_json entry{{"loss", r.loss}, {"units", r.units}};
           std::string line = fmt::format("{}: loss {:.4f}", split, r.loss);
           for (const auto& [k, v] : r.metrics) {

@@ -21,6 +21,7 @@ struct TrainRunOptions {
   std::optional<std::string> work_dir;  // --work-dir DIR (overrides work_dir)
   bool resume = false;                  // --resume [PATH]
   std::string resume_from;              // "" with a bare --resume: <work_dir>/checkpoints/latest
+  bool overwrite = false;               // --overwrite: replace the run in the work directory
   bool print_config = false;            // --print-config: print the resolved config and exit
   std::optional<bool> progress;         // progress line; default: when stderr is a terminal
   std::string app_name = "fourierformer-train";
@@ -39,8 +40,9 @@ struct EvalRunOptions {
 int run_training(const TrainRunOptions& options, const TaskFactory& factory);
 int run_evaluation(const EvalRunOptions& options, const TaskFactory& factory);
 
-// Runs fn() (returning an exit code); an exception becomes one line on stderr and its exit
-// code: ff::UserError 2, TrainingDiverged 4, anything else 1.
+// Runs fn() (returning an exit code); an exception becomes one line on stderr (and in the log
+// file, when one is attached) and its exit code: ff::UserError 2, TrainingDiverged 4, anything
+// else 1.
 int exit_code_of(const std::function<int()>& fn, const std::string& app_name);
 
 // "0.1.0 (git 1a2b3c4d)"; the hash is baked in when FF_GIT_HASH is defined at build time, else
@@ -50,7 +52,11 @@ std::string version_string();
 // (CUDA builds), CPU threads, world size.
 std::string banner(const std::string& app_name, Device device, int world_size);
 
-// Console (stderr) + optional file (train.log, appended) logging through spdlog's default logger.
-void setup_logging(const std::optional<std::filesystem::path>& log_file);
+// Console (stderr) logging through spdlog's default logger; the lines are also kept in memory
+// until attach_log_file() writes them to the file, so train.log gets everything from the banner
+// on although it is opened only once the work directory has passed its checks.
+void setup_logging();
+// Appends the kept lines and everything after them to `path` (train.log).
+void attach_log_file(const std::filesystem::path& path);
 
 }  // namespace ff::train

@@ -1,6 +1,7 @@
 #include "core/train/signals.h"
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstring>
@@ -12,7 +13,16 @@ namespace {
 std::atomic<int> g_stop_signal{0};
 static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs a lock-free atomic");
 
-extern "C" void on_stop_signal(int signal_number) { g_stop_signal.store(signal_number, std::memory_order_relaxed); }
+constexpr char kInterruptNotice[] =
+    "\ninterrupted: saving a checkpoint at the end of this step (Ctrl-C again stops at once, without saving)\n";
+
+extern "C" void on_stop_signal(int signal_number) {
+  g_stop_signal.store(signal_number, std::memory_order_relaxed);
+  if (signal_number == SIGINT) {
+    // write(2) is async-signal-safe; the result is irrelevant (nothing to do if stderr is gone).
+    [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, kInterruptNotice, sizeof(kInterruptNotice) - 1);
+  }
+}
 
 }  // namespace
 
@@ -24,6 +34,9 @@ void install_stop_handlers() {
   action.sa_flags = SA_RESTART;
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGUSR1, &action, nullptr);
+  // SA_RESETHAND: the first Ctrl-C is a request, the second one the default (terminate).
+  action.sa_flags = SA_RESTART | SA_RESETHAND;
+  sigaction(SIGINT, &action, nullptr);
 }
 
 int stop_requested() { return g_stop_signal.load(std::memory_order_relaxed); }

@@ -1,12 +1,13 @@
 #pragma once
-// Cluster preemption: SIGTERM (Slurm's notice before a kill, `scancel`) and SIGUSR1 (Slurm's
-// `--signal=USR1@120`) ask the trainer to stop. The handler only records the signal; the
-// trainer notices it at the next step boundary, saves a checkpoint and returns
-// TrainOutcome::Stopped, and the app exits with kExitStopped.
+// Stopping a run cleanly. SIGTERM (Slurm's notice before a kill, `scancel`), SIGUSR1 (Slurm's
+// `--signal=USR1@120`) and a first SIGINT (Ctrl-C) ask the trainer to stop. The handler only
+// records the signal; the trainer notices it at the next step boundary, saves a checkpoint and
+// returns TrainOutcome::Stopped, and the app exits with kExitStopped. A second SIGINT stops the
+// process at once (the handler is reset after the first, so the default action applies).
 
 namespace ff::train {
 
-// Installs the handlers for SIGTERM and SIGUSR1 (idempotent).
+// Installs the handlers for SIGTERM, SIGUSR1 and SIGINT (idempotent).
 void install_stop_handlers();
 // The signal number that asked to stop, or 0.
 int stop_requested();

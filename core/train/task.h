@@ -45,6 +45,10 @@ struct EvalResult {
   std::map<std::string, double> metrics;  // "ppl", "top1", "top5", ...
 };
 
+// Progress of an evaluation, called after each batch: batches done and the total (0 when the
+// task does not know it).
+using EvalProgress = std::function<void(int64_t done, int64_t total)>;
+
 class Task {
  public:
   virtual ~Task() = default;
@@ -57,8 +61,13 @@ class Task {
   // has called model().train()). Called grad_accum times per optimizer step.
   virtual LossOutput train_loss() = 0;
   // Scores `split` ("valid", "test") with the model in eval mode under no-grad (the trainer
-  // sets both); max_batches > 0 limits the work (quick evaluations during training).
-  virtual EvalResult evaluate(const std::string& split, int64_t max_batches) = 0;
+  // sets both); max_batches > 0 limits the work (quick evaluations during training). Calls
+  // `progress` (when set) after each batch.
+  virtual EvalResult evaluate(const std::string& split, int64_t max_batches, const EvalProgress& progress) = 0;
+  // Throws ff::UserError, naming the split and its file, when evaluate(split) could not run
+  // (unknown, empty, or too short for the evaluation the config asks for). The apps call it
+  // for every split a run will score before the first step.
+  virtual void check_split(const std::string& split) const = 0;
 
   // Training micro-batches (train_loss calls) per epoch; 0 when the task streams without
   // epochs. The trainer's epoch is batches_per_epoch / grad_accum optimizer steps.

@@ -40,6 +40,8 @@ TrainConfig parse_train_config(const config::Section& root, const std::string& d
   c.eval_interval = t.get<int64_t>("eval_interval", 1000, non_negative());
   c.eval_split = t.get<std::string>("eval_split", "valid");
   c.eval_max_batches = t.get<int64_t>("eval_max_batches", 0, non_negative());
+  c.precision = t.choice("precision", c.precision, {"fp32", "bf16"});
+  c.tf32 = t.get<bool>("tf32", c.tf32);
 
   const config::Section o = t.section("optimizer");
   OptimizerConfig& opt = c.optimizer;

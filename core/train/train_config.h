@@ -63,6 +63,8 @@ struct TrainConfig {
   int64_t eval_interval = 1000;  // 0: only at the end
   std::string eval_split = "valid";
   int64_t eval_max_batches = 0;  // passed to the task; 0: the whole split
+  std::string precision = "fp32";  // fp32 | bf16 (autocast: bf16 GEMMs and attention, f32 weights)
+  bool tf32 = false;               // CUDA: f32 GEMMs may use TF32 tensor cores
   OptimizerConfig optimizer;
   SchedulerConfig scheduler;
   CheckpointConfig checkpoint;

@@ -3,12 +3,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include <chrono>
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 #include "core/autograd/autograd.h"
 #include "core/ops/elementwise.h"
+#include "core/ops/view.h"
 #include "core/optim/clip.h"
 #include "core/tensor/storage.h"
 #include "core/train/signals.h"
@@ -17,6 +18,27 @@ namespace ff::train {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using kernels::StepStat;
+
+namespace {
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Seconds since the Unix epoch, for metrics.jsonl records.
+double unix_time() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+// "a.b.c" from nlohmann's flattened "/a/b/c" (array indices stay as numbers: "a.betas.0").
+std::string dotted(const std::string& pointer) {
+  std::string out = pointer.substr(pointer.empty() || pointer[0] != '/' ? 0 : 1);
+  std::replace(out.begin(), out.end(), '/', '.');
+  return out;
+}
+
+double stat(const std::vector<double>& stats, StepStat which) { return stats[static_cast<size_t>(which)]; }
+
+}  // namespace
 
 Device resolve_device(const std::string& name) {
   if (name == "auto") return cuda_available() ? Device::cuda(0) : Device::cpu();
@@ -47,6 +69,9 @@ Trainer::Trainer(const TrainConfig& cfg, Task& task, Generator& gen, nlohmann::o
   optimizer_ = make_optimizer(cfg_.optimizer, task_.param_groups(cfg_.optimizer.no_decay));
   schedule_ = make_schedule(cfg_, total_steps_, steps_per_epoch_);
   params_ = task_.model().parameters();
+  if (cfg_.precision == "bf16") autocast_ = DType::BF16;
+  control_ = optim::StepControl(params_.empty() ? Device::cpu() : params_.front().device());
+  host_stats_.assign(kernels::kStepStats, 0.0);
 }
 
 Trainer::~Trainer() = default;
@@ -62,7 +87,8 @@ void Trainer::info(const std::string& message) {
   progress_.redraw();
 }
 
-TrainOutcome Trainer::run() {
+void Trainer::start() {
+  if (started_) return;
   if (options_.resume) {
     std::optional<fs::path> dir;
     if (!options_.resume_from.empty())
@@ -78,108 +104,188 @@ TrainOutcome Trainer::run() {
   }
   checkpoints_.remove_stale_temps();
   metrics_ = MetricsWriter(cfg_.work_dir / "metrics.jsonl", step_);
-  info(fmt::format("training {} parameters for {} steps of {} micro-batch(es), from step {}",
-                   task_.model().num_parameters(), total_steps_, cfg_.grad_accum, step_));
+  started_ = true;
+}
+
+TrainOutcome Trainer::run() {
+  start();
+  info(fmt::format("training {} parameters for {} steps of {} micro-batch(es), from step {}{}",
+                   task_.model().num_parameters(), total_steps_, cfg_.grad_accum, step_,
+                   autocast_ ? " (mixed precision: bf16 compute, f32 weights)" : ""));
+  process_start_ = window_mark_ = Clock::now();
+  first_step_ = step_;
 
   task_.model().train();
-  while (step_ < total_steps_) {
-    if (const int sig = stop_requested()) {
-      const fs::path dir = save_checkpoint();
-      progress_.clear();
-      spdlog::warn("signal {} ({}): saved {} at step {}; exiting with code {} (resume with --resume)", sig,
-                   strsignal(sig), dir.string(), step_, kExitStopped);
-      return TrainOutcome::Stopped;
+  try {
+    while (step_ < total_steps_) {
+      if (const int sig = stop_requested()) {
+        const fs::path dir = save_checkpoint();
+        progress_.clear();
+        spdlog::warn("signal {} ({}): saved {} at step {}; exiting with code {} (resume with --resume)", sig,
+                     strsignal(sig), dir.string(), step_, kExitStopped);
+        return TrainOutcome::Stopped;
+      }
+      train_step();
+      if (step_ % cfg_.log_interval == 0 || step_ == total_steps_) log_train_record();
+      if ((cfg_.eval_interval > 0 && step_ % cfg_.eval_interval == 0) || step_ == total_steps_) evaluate();
+      if ((cfg_.checkpoint.interval > 0 && step_ % cfg_.checkpoint.interval == 0) || step_ == total_steps_)
+        save_checkpoint();
     }
-    train_step();
-    if (step_ % cfg_.log_interval == 0 || step_ == total_steps_) log_train_record();
-    if ((cfg_.eval_interval > 0 && step_ % cfg_.eval_interval == 0) || step_ == total_steps_) evaluate();
-    if ((cfg_.checkpoint.interval > 0 && step_ % cfg_.checkpoint.interval == 0) || step_ == total_steps_)
-      save_checkpoint();
+  } catch (const TrainingDiverged&) {
+    throw;  // the weights are those of the last good step; the regular checkpoints stand
+  } catch (const std::exception&) {
+    save_after_error();
+    throw;
   }
   progress_.clear();
-  spdlog::info("finished {} steps{}", step_,
+  spdlog::info("finished {} steps in {}{}", step_, format_duration(elapsed_seconds()),
                best_step_ >= 0
                    ? fmt::format("; best {} loss {:.4f} at step {}", cfg_.eval_split, best_loss_, best_step_)
                    : std::string());
   return TrainOutcome::Finished;
 }
 
+void Trainer::save_after_error() {
+  progress_.clear();
+  const std::string newest = last_checkpoint_step_ >= 0 ? fmt::format("step {}", last_checkpoint_step_) : "none";
+  if (phase_ == Phase::Update || phase_ == Phase::Checkpoint) {
+    spdlog::error("the error below came during {}: no checkpoint saved (the newest is {})",
+                  phase_ == Phase::Update ? "an optimizer update" : "a checkpoint write", newest);
+    return;
+  }
+  if (phase_ == Phase::Forward) {
+    // Back to the start of the unfinished step: its micro-batches are read again on resume.
+    task_.load_data_state(step_start_data_);
+    gen_.set_state(step_start_rng_);
+    optimizer_->zero_grad();
+    phase_ = Phase::Boundary;
+  }
+  if (step_ == 0 || step_ == last_checkpoint_step_) return;  // nothing new to save
+  try {
+    const fs::path dir = save_checkpoint();
+    spdlog::warn("saved {} at step {} before stopping on the error below; fix it and continue with --resume",
+                 dir.string(), step_);
+  } catch (const std::exception& e) {
+    spdlog::error("could not save a checkpoint after the error below ({}); the newest is {}", e.what(), newest);
+  }
+}
+
 void Trainer::train_step() {
   const auto start = Clock::now();
+  step_start_data_ = task_.data_state();
+  step_start_rng_ = gen_.state();
+  phase_ = Phase::Forward;
+
   const double lr = schedule_->lr_at(step_);
   optimizer_->set_lr(lr);
-  double loss_sum = 0, units = 0;
+  Tensor loss_sum;
+  double units = 0;
   for (int64_t i = 0; i < cfg_.grad_accum; ++i) {
-    LossOutput out = task_.train_loss();
+    LossOutput out;
+    {
+      AutocastGuard autocast(autocast_);
+      out = task_.train_loss();
+    }
     FF_CHECK(out.loss.defined() && out.loss.numel() == 1, "Task::train_loss must return a scalar loss, got {}",
              out.loss.defined() ? out.loss.str() : "an undefined tensor");
     Tensor scaled = cfg_.grad_accum == 1 ? out.loss : mul(out.loss, 1.0 / static_cast<double>(cfg_.grad_accum));
     scaled.backward();
-    loss_sum += out.loss.item();
+    NoGradGuard no_grad;
+    const Tensor detached = out.loss.detach();
+    loss_sum = loss_sum.defined() ? add(loss_sum, detached) : detached;
     units += out.units;
   }
-  const double loss = loss_sum / static_cast<double>(cfg_.grad_accum);
   const double max_norm = cfg_.clip_grad_norm > 0 ? cfg_.clip_grad_norm : std::numeric_limits<double>::infinity();
-  const double norm = optim::clip_grad_norm_(params_, max_norm);
-  const bool finite = std::isfinite(loss) && std::isfinite(norm);
+  Tensor norm = optim::grad_norm(params_);
+  if (!norm.defined()) norm = Tensor::zeros({}, DType::F32, control_.control.device());
   const int64_t this_step = step_ + 1;
-  if (finite) {
-    optimizer_->step();
-    nonfinite_in_a_row_ = 0;
-  } else {
-    ++nonfinite_total_;
-    ++nonfinite_in_a_row_;
-    optimizer_->zero_grad();
-    if (cfg_.nonfinite.policy == "abort")
-      throw TrainingDiverged(
-          fmt::format("step {}: non-finite loss {} / gradient norm {}; stopping (train.nonfinite.policy: abort)",
-                      this_step, loss, norm));
-    if (nonfinite_in_a_row_ >= cfg_.nonfinite.max_in_a_row)
-      throw TrainingDiverged(
-          fmt::format("step {}: {} non-finite steps in a row (loss {}, gradient norm {}); stopping "
-                      "(train.nonfinite.max_in_a_row: {})",
-                      this_step, nonfinite_in_a_row_, loss, norm, cfg_.nonfinite.max_in_a_row));
-    progress_.clear();
-    spdlog::warn("step {}: non-finite loss {} / gradient norm {}: update skipped ({} in a row, {} in total)", this_step,
-                 loss, norm, nonfinite_in_a_row_, nonfinite_total_);
-    progress_.redraw();
-  }
+  // nonfinite.policy abort is a limit of one.
+  const int64_t limit = cfg_.nonfinite.policy == "abort" ? 1 : cfg_.nonfinite.max_in_a_row;
+
+  phase_ = Phase::Update;
+  optim::decide_step(loss_sum, norm, 1.0 / static_cast<double>(cfg_.grad_accum), max_norm, this_step, limit,
+                     control_);
+  optimizer_->step(control_.control);
   optimizer_->zero_grad();
   step_ = this_step;
   last_lr_ = lr;
+  last_loss_sum_ = loss_sum;
+  phase_ = Phase::Boundary;
 
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   window_.steps += 1;
   window_.units += units;
-  window_.seconds += seconds;
-  if (finite) {
-    window_.finite_steps += 1;
-    window_.loss_sum += loss;
-    window_.grad_norm_sum += norm;
-  } else {
-    window_.skipped += 1;
-  }
-  step_seconds_ema_ = step_seconds_ema_ == 0 ? seconds : 0.9 * step_seconds_ema_ + 0.1 * seconds;
 
-  if (progress_.enabled()) {
+  if (progress_.enabled() && (progress_.due() || step_ == total_steps_)) {
+    // A host read, at most as often as the line is redrawn (only on a terminal).
+    const double loss = loss_sum.item() / static_cast<double>(cfg_.grad_accum);
+    const double done = static_cast<double>(step_ - first_step_);
+    const double eta = done > 0 ? seconds_since(process_start_) / done * static_cast<double>(total_steps_ - step_) : NAN;
     std::string text = fmt::format("step {}/{} | loss {:.4f}", step_, total_steps_, loss);
     for (const auto& [k, v] : task_.loss_metrics(loss)) text += fmt::format(" | {} {:.2f}", k, v);
-    text += fmt::format(" | {} {}/s | lr {:.2e} | ETA {}", format_count(units / seconds), task_.unit(), lr,
-                        format_duration(step_seconds_ema_ * static_cast<double>(total_steps_ - step_)));
+    text += fmt::format(" | {} {}/s | lr {:.2e} | elapsed {} | ETA {}",
+                        format_count(units / std::chrono::duration<double>(Clock::now() - start).count()),
+                        task_.unit(), lr, format_duration(elapsed_seconds()), format_duration(eta));
     progress_.show(text, /*force=*/step_ == total_steps_);
   }
-  if (options_.on_step)
-    options_.on_step({.step = step_, .loss = loss, .grad_norm = norm, .lr = lr, .skipped = !finite, .units = units});
+  if (options_.on_step) {
+    const double loss = loss_sum.item() / static_cast<double>(cfg_.grad_accum);
+    const std::vector<float> control = control_.control.to_vector<float>();
+    options_.on_step({.step = step_,
+                      .loss = loss,
+                      .grad_norm = to_dtype(norm, DType::F64).item(),
+                      .lr = lr,
+                      .skipped = control[1] == 0.0f,
+                      .units = units});
+  }
+}
+
+double Trainer::elapsed_seconds() const { return elapsed_before_ + seconds_since(process_start_); }
+
+void Trainer::mark_window_time() {
+  const auto now = Clock::now();
+  window_.seconds += std::chrono::duration<double>(now - window_mark_).count();
+  window_mark_ = now;
+}
+
+void Trainer::sync_stats() {
+  host_stats_ = to_dtype(control_.stats, DType::F64).to_vector<double>();
+  if (const double at = stat(host_stats_, kernels::kLimitStep); at != 0) {
+    const int64_t step = static_cast<int64_t>(at);
+    if (cfg_.nonfinite.policy == "abort")
+      throw TrainingDiverged(fmt::format(
+          "step {}: non-finite loss or gradient norm; stopping (train.nonfinite.policy: abort). The weights are "
+          "those of step {}; the newest checkpoint is {}",
+          step, step - 1, last_checkpoint_step_ >= 0 ? fmt::format("step {}", last_checkpoint_step_) : "none"));
+    throw TrainingDiverged(
+        fmt::format("step {}: {} non-finite steps in a row; stopping (train.nonfinite.max_in_a_row: {}). The newest "
+                    "checkpoint is {}",
+                    step, cfg_.nonfinite.max_in_a_row, cfg_.nonfinite.max_in_a_row,
+                    last_checkpoint_step_ >= 0 ? fmt::format("step {}", last_checkpoint_step_) : "none"));
+  }
+}
+
+void Trainer::reset_window_stats() {
+  for (StepStat s : {kernels::kLossSum, kernels::kNormSum, kernels::kFiniteSteps, kernels::kSkippedSteps,
+                     kernels::kFirstSkipped, kernels::kLimitStep})
+    host_stats_[s] = 0;
+  Tensor stats = control_.stats;
+  copy_(stats, Tensor::from_vector<double>(host_stats_, {kernels::kStepStats}));
 }
 
 void Trainer::log_train_record() {
   if (window_.steps == 0) return;
-  const double loss = window_.finite_steps > 0 ? window_.loss_sum / static_cast<double>(window_.finite_steps) : NAN;
-  const double grad_norm =
-      window_.finite_steps > 0 ? window_.grad_norm_sum / static_cast<double>(window_.finite_steps) : NAN;
+  sync_stats();
+  mark_window_time();
+  const double finite = stat(host_stats_, kernels::kFiniteSteps);
+  const int64_t skipped = static_cast<int64_t>(stat(host_stats_, kernels::kSkippedSteps));
+  const double loss = finite > 0 ? stat(host_stats_, kernels::kLossSum) / finite : NAN;
+  const double grad_norm = finite > 0 ? stat(host_stats_, kernels::kNormSum) / finite : NAN;
   const double rate = window_.seconds > 0 ? window_.units / window_.seconds : 0.0;
   const Device device = params_.empty() ? Device::cpu() : params_.front().device();
   const MemoryStats mem = memory_stats(device);
+  const double elapsed = elapsed_seconds();
+  const double done = static_cast<double>(step_ - first_step_);
+  const double eta = done > 0 ? seconds_since(process_start_) / done * static_cast<double>(total_steps_ - step_) : NAN;
 
   nlohmann::ordered_json record;
   record["type"] = "train";
@@ -192,34 +298,45 @@ void Trainer::log_train_record() {
   record["grad_norm"] = grad_norm;
   record[task_.unit() + "_per_s"] = rate;
   record["step_seconds"] = window_.seconds / static_cast<double>(window_.steps);
-  record["nonfinite_skipped"] = window_.skipped;
-  record["nonfinite_total"] = nonfinite_total_;
+  record["nonfinite_skipped"] = skipped;
+  record["nonfinite_total"] = static_cast<int64_t>(stat(host_stats_, kernels::kNonfiniteTotal));
   record["mem_mb"] = static_cast<double>(mem.current) / (1 << 20);
   record["peak_mem_mb"] = static_cast<double>(mem.peak) / (1 << 20);
   for (const auto& [k, v] : task_.extra_metrics()) record[k] = v;
+  record["time"] = unix_time();
+  record["elapsed_s"] = elapsed;
   metrics_.write(record);
 
   std::string line = fmt::format("step {}/{}", step_, total_steps_);
   if (steps_per_epoch_ > 0) line += fmt::format(" | epoch {:.2f}", record["epoch"].get<double>());
   line += fmt::format(" | loss {:.4f}", loss);
   for (const auto& [k, v] : loss_metrics) line += fmt::format(" | {} {:.2f}", k, v);
-  line += fmt::format(" | grad norm {:.3f} | lr {:.3e} | {} {}/s | {:.0f} MB", grad_norm, last_lr_, format_count(rate),
-                      task_.unit(), record["mem_mb"].get<double>());
-  if (window_.skipped > 0) line += fmt::format(" | {} non-finite steps skipped", window_.skipped);
-  info(line);
+  line += fmt::format(" | grad norm {:.3f} | lr {:.3e} | {} {}/s | {:.0f} MB | elapsed {} | ETA {}", grad_norm,
+                      last_lr_, format_count(rate), task_.unit(), record["mem_mb"].get<double>(),
+                      format_duration(elapsed), format_duration(eta));
+  if (skipped > 0)
+    line += fmt::format(" | {} non-finite step{} skipped (first at step {})", skipped, skipped == 1 ? "" : "s",
+                        static_cast<int64_t>(stat(host_stats_, kernels::kFirstSkipped)));
+  progress_.clear();
+  spdlog::log(skipped > 0 ? spdlog::level::warn : spdlog::level::info, "{}", line);
+  progress_.redraw();
   window_ = Window{};
+  reset_window_stats();
 }
 
 void Trainer::evaluate() {
+  mark_window_time();
   const auto start = Clock::now();
   EvalResult result;
   {
     NoGradGuard no_grad;
+    AutocastGuard autocast(autocast_);
     task_.model().eval();
-    result = task_.evaluate(cfg_.eval_split, cfg_.eval_max_batches);
+    EvalProgressLine line(progress_, fmt::format("eval {} at step {}", cfg_.eval_split, step_));
+    result = task_.evaluate(cfg_.eval_split, cfg_.eval_max_batches, line.callback());
     task_.model().train();
   }
-  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  const double seconds = seconds_since(start);
   last_eval_step_ = step_;
   const bool improved = std::isfinite(result.loss) && result.loss < best_loss_;
   if (improved) {
@@ -236,12 +353,19 @@ void Trainer::evaluate() {
   record["units"] = result.units;
   record["seconds"] = seconds;
   record["best"] = improved;
+  record["time"] = unix_time();
+  record["elapsed_s"] = elapsed_seconds();
   metrics_.write(record);
   std::string line = fmt::format("eval {} at step {}: loss {:.4f}", cfg_.eval_split, step_, result.loss);
   for (const auto& [k, v] : result.metrics) line += fmt::format(" | {} {:.4f}", k, v);
   line += fmt::format(" | {:.1f} s{}", seconds, improved ? " | new best" : "");
   info(line);
-  if (improved && cfg_.checkpoint.keep_best) checkpoints_.save("best", checkpoint_data());
+  if (improved && cfg_.checkpoint.keep_best) {
+    phase_ = Phase::Checkpoint;
+    checkpoints_.save("best", checkpoint_data());
+    phase_ = Phase::Boundary;
+  }
+  window_mark_ = Clock::now();
 }
 
 NamedTensors Trainer::model_tensors() const {
@@ -260,28 +384,41 @@ CheckpointData Trainer::checkpoint_data() const {
   t["step"] = step_;
   if (steps_per_epoch_ > 0) t["epoch"] = static_cast<double>(step_) / static_cast<double>(steps_per_epoch_);
   t["total_steps"] = total_steps_;
+  t["elapsed_s"] = started_ && process_start_ != Clock::time_point{} ? elapsed_seconds() : elapsed_before_;
   const kernels::PhiloxState rng = gen_.state();
   t["rng"] = {{"seed", rng.seed}, {"offset", rng.offset}};
   t["data"] = task_.data_state();
   t["best"] = best_step_ >= 0 ? nlohmann::ordered_json{{"loss", best_loss_}, {"step", best_step_}}
                               : nlohmann::ordered_json(nullptr);
-  t["nonfinite"] = {{"total", nonfinite_total_}, {"in_a_row", nonfinite_in_a_row_}};
-  t["log_window"] = {{"loss_sum", window_.loss_sum}, {"grad_norm_sum", window_.grad_norm_sum},
-                     {"units", window_.units},       {"seconds", window_.seconds},
-                     {"steps", window_.steps},       {"finite_steps", window_.finite_steps},
-                     {"skipped", window_.skipped},   {"lr", last_lr_}};
+  // The device's statistics as of the last sync (checkpoints sync first).
+  t["nonfinite"] = {{"total", static_cast<int64_t>(stat(host_stats_, kernels::kNonfiniteTotal))},
+                    {"in_a_row", static_cast<int64_t>(stat(host_stats_, kernels::kNonfiniteInARow))}};
+  t["log_window"] = {{"loss_sum", stat(host_stats_, kernels::kLossSum)},
+                     {"grad_norm_sum", stat(host_stats_, kernels::kNormSum)},
+                     {"finite_steps", static_cast<int64_t>(stat(host_stats_, kernels::kFiniteSteps))},
+                     {"skipped", static_cast<int64_t>(stat(host_stats_, kernels::kSkippedSteps))},
+                     {"first_skipped", static_cast<int64_t>(stat(host_stats_, kernels::kFirstSkipped))},
+                     {"units", window_.units},
+                     {"seconds", window_.seconds},
+                     {"steps", window_.steps},
+                     {"lr", last_lr_}};
   t["config"] = resolved_config_;
   data.config_yaml = config_yaml_;
   return data;
 }
 
 fs::path Trainer::save_checkpoint() {
+  mark_window_time();
+  sync_stats();
   const auto start = Clock::now();
+  phase_ = Phase::Checkpoint;
   const std::string name = CheckpointManager::step_name(step_);
   const fs::path dir = checkpoints_.save(name, checkpoint_data());
   checkpoints_.commit(name);
+  phase_ = Phase::Boundary;
   last_checkpoint_step_ = step_;
-  info(fmt::format("saved {} ({:.2f} s)", dir.string(), std::chrono::duration<double>(Clock::now() - start).count()));
+  info(fmt::format("saved {} ({:.2f} s)", dir.string(), seconds_since(start)));
+  window_mark_ = Clock::now();
   return dir;
 }
 
@@ -301,6 +438,19 @@ void Trainer::load_checkpoint(const fs::path& dir) {
     const auto& window = field("log_window");
     FF_USER_CHECK(!ckpt.optimizer.tensors.empty(), "checkpoint '{}' has no optimizer state (optimizer.safetensors)",
                   dir.string());
+    std::vector<double> stats(kernels::kStepStats, 0.0);
+    stats[kernels::kLossSum] = window.at("loss_sum").get<double>();
+    stats[kernels::kNormSum] = window.at("grad_norm_sum").get<double>();
+    stats[kernels::kFiniteSteps] = static_cast<double>(window.at("finite_steps").get<int64_t>());
+    stats[kernels::kSkippedSteps] = static_cast<double>(window.at("skipped").get<int64_t>());
+    stats[kernels::kFirstSkipped] = static_cast<double>(window.value("first_skipped", int64_t{0}));
+    stats[kernels::kNonfiniteTotal] = static_cast<double>(nonfinite.at("total").get<int64_t>());
+    stats[kernels::kNonfiniteInARow] = static_cast<double>(nonfinite.at("in_a_row").get<int64_t>());
+    Window host_window{.units = window.at("units").get<double>(),
+                       .seconds = window.at("seconds").get<double>(),
+                       .steps = window.at("steps").get<int64_t>()};
+    const double lr = window.at("lr").get<double>();
+    const double elapsed = t.value("elapsed_s", 0.0);
 
     // Everything that can fail on bad input first; then the state changes.
     load_tensors_into(ckpt.model, model_tensors(), (dir / "model.safetensors").string());
@@ -316,16 +466,13 @@ void Trainer::load_checkpoint(const fs::path& dir) {
       best_loss_ = t["best"].at("loss").get<double>();
       best_step_ = t["best"].at("step").get<int64_t>();
     }
-    nonfinite_total_ = nonfinite.at("total").get<int64_t>();
-    nonfinite_in_a_row_ = nonfinite.at("in_a_row").get<int64_t>();
-    window_.loss_sum = window.at("loss_sum").get<double>();
-    window_.grad_norm_sum = window.at("grad_norm_sum").get<double>();
-    window_.units = window.at("units").get<double>();
-    window_.seconds = window.at("seconds").get<double>();
-    window_.steps = window.at("steps").get<int64_t>();
-    window_.finite_steps = window.at("finite_steps").get<int64_t>();
-    window_.skipped = window.at("skipped").get<int64_t>();
-    last_lr_ = window.at("lr").get<double>();
+    host_stats_ = stats;
+    Tensor device_stats = control_.stats;
+    copy_(device_stats, Tensor::from_vector<double>(stats, {kernels::kStepStats}));
+    window_ = host_window;
+    last_lr_ = lr;
+    elapsed_before_ = elapsed;
+    last_checkpoint_step_ = step;
   } catch (const nlohmann::json::exception& e) {
     throw UserError(fmt::format("{}: malformed trainer state ({})", trainer_json, e.what()));
   }
@@ -333,9 +480,9 @@ void Trainer::load_checkpoint(const fs::path& dir) {
     std::vector<std::string> changed;
     auto flat_old = nlohmann::json(t["config"]).flatten(), flat_new = nlohmann::json(resolved_config_).flatten();
     for (auto& [k, v] : flat_new.items())
-      if (!flat_old.contains(k) || flat_old[k] != v) changed.push_back(k);
+      if (!flat_old.contains(k) || flat_old[k] != v) changed.push_back(dotted(k));
     for (auto& [k, v] : flat_old.items())
-      if (!flat_new.contains(k)) changed.push_back(k);
+      if (!flat_new.contains(k)) changed.push_back(dotted(k));
     std::string list;
     for (size_t i = 0; i < changed.size() && i < 8; ++i) list += (i ? ", " : "") + changed[i];
     if (changed.size() > 8) list += fmt::format(" and {} more", changed.size() - 8);

@@ -2,22 +2,27 @@
 // The training loop, generic over a Task (core/train/task.h). One optimizer step:
 //
 //   lr = schedule.lr_at(step); opt.set_lr(lr)
-//   grad_accum times: out = task.train_loss(); (out.loss / grad_accum).backward()
-//   norm = clip_grad_norm_(params, clip or inf)
-//   loss or norm non-finite ? drop the gradients (policy skip; abort after max_in_a_row)
-//                           : opt.step()
-//   opt.zero_grad(); step += 1
-//   every log_interval: spdlog line + metrics.jsonl record (+ progress line on a terminal)
+//   grad_accum times: out = task.train_loss() (under autocast for train.precision bf16);
+//                     (out.loss / grad_accum).backward(); loss_sum += out.loss (on the device)
+//   norm = global gradient norm (on the device)
+//   decide_step (core/optim/step_control.h), on the device: clip factor, apply flag (loss and
+//     norm finite, non-finite limit not reached), window statistics
+//   opt.step(control); opt.zero_grad(); step += 1
+//   every log_interval: read the statistics (the only host read of a step), log line and
+//     metrics.jsonl record (+ progress line on a terminal); a non-finite limit reached stops
+//     the run (TrainingDiverged)
 //   every eval_interval and at the end: task.evaluate(eval_split) in eval mode under no-grad;
 //     a new lowest loss rewrites checkpoints/best/
 //   every checkpoint.interval and at the end: checkpoints/step-N/, then `latest`
-//   a SIGTERM / SIGUSR1 (signals.h): checkpoint and return Stopped
+//   a SIGTERM / SIGUSR1 / first SIGINT (signals.h): checkpoint and return Stopped
+//   an error after the first step: a checkpoint of the last consistent state, then the error
 //
 // A skipped step still counts (the schedule and the data move on; the optimizer's own step
 // count does not). Resuming restores parameters, buffers, optimizer state, the run's Generator,
 // the task's data position, the step, the best validation loss, the non-finite counters and the
 // log accumulators, so N steps + resume + N steps reproduces 2N straight steps bit for bit.
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -29,6 +34,7 @@
 
 #include "core/optim/optimizer.h"
 #include "core/optim/scheduler.h"
+#include "core/optim/step_control.h"
 #include "core/random/generator.h"
 #include "core/train/checkpoint.h"
 #include "core/train/metrics.h"
@@ -41,7 +47,7 @@ namespace ff::train {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;      // a bug or an environment failure
 inline constexpr int kExitUserError = 2;  // bad config, command line, data or checkpoint
-inline constexpr int kExitStopped = 3;    // SIGTERM/SIGUSR1: checkpoint saved; resume with --resume
+inline constexpr int kExitStopped = 3;    // SIGTERM/SIGUSR1/SIGINT: checkpoint saved; resume with --resume
 inline constexpr int kExitDiverged = 4;   // non-finite loss/gradient limit reached
 
 // Thrown when the non-finite policy gives up; the message names the step.
@@ -67,9 +73,11 @@ struct TrainerOptions {
   // <work_dir>/checkpoints/latest if there is one (else start fresh).
   bool resume = false;
   std::filesystem::path resume_from;
-  bool progress = false;                           // draw the progress line (a terminal)
-  std::string version;                             // written into trainer.json
-  std::function<void(const StepRecord&)> on_step;  // after every step
+  bool progress = false;  // draw the progress line (a terminal)
+  std::string version;    // written into trainer.json
+  // After every step. Reads the step's loss and norm on the host: a synchronisation per step on
+  // a GPU (tests and benchmarks ask for it; the trainer itself reads only at log intervals).
+  std::function<void(const StepRecord&)> on_step;
 };
 
 class Trainer {
@@ -80,8 +88,13 @@ class Trainer {
           TrainerOptions options = {});
   ~Trainer();
 
+  // Restores the checkpoint that options.resume asks for (nothing otherwise) and opens
+  // metrics.jsonl. A bad checkpoint throws ff::UserError before anything in the work directory
+  // has changed. run() calls it when nobody has.
+  void start();
   // Trains to max_steps (or until a stop signal). Throws TrainingDiverged, ff::UserError (a bad
-  // resume checkpoint, bad data), ff::Error.
+  // resume checkpoint, bad data), ff::Error; an error after the first step saves a checkpoint
+  // of the last consistent state first when it can.
   TrainOutcome run();
   // One optimizer step: grad_accum micro-batches, clipping, the update. run() calls it in its
   // loop; fourierformer-bench times it alone.
@@ -97,8 +110,20 @@ class Trainer {
   void load_checkpoint(const std::filesystem::path& dir);
 
  private:
+  // Where train_step is, for saving a consistent checkpoint after an error.
+  enum class Phase { Boundary, Forward, Update, Checkpoint };
   void evaluate();
   void log_train_record();
+  // Reads the device's step statistics into host_stats_ (a synchronisation); throws
+  // TrainingDiverged when the non-finite limit was reached.
+  void sync_stats();
+  // Zeroes the statistics of the log window, on the device and in host_stats_.
+  void reset_window_stats();
+  // After an error in run(): a checkpoint of the last consistent state, when there is one.
+  void save_after_error();
+  double elapsed_seconds() const;
+  // Records end of training time on the wall clock (excluding evaluations and checkpoints).
+  void mark_window_time();
   CheckpointData checkpoint_data() const;
   NamedTensors model_tensors() const;
   void info(const std::string& message);
@@ -116,21 +141,36 @@ class Trainer {
   MetricsWriter metrics_;
   ProgressLine progress_;
 
+  std::optional<DType> autocast_;  // train.precision bf16: the forward passes' autocast dtype
+  optim::StepControl control_;      // on the parameters' device
+  std::vector<double> host_stats_;  // the last read of control_.stats
+  Tensor last_loss_sum_;            // the latest step's loss sum, for the progress line
+
+  bool started_ = false;
   int64_t step_ = 0;
   int64_t total_steps_ = 0;
   int64_t steps_per_epoch_ = 0;
   double best_loss_ = std::numeric_limits<double>::infinity();
   int64_t best_step_ = -1;
-  int64_t nonfinite_total_ = 0;
-  int64_t nonfinite_in_a_row_ = 0;
   int64_t last_eval_step_ = -1, last_checkpoint_step_ = -1;
-  // Since the last log line (saved in checkpoints so a resumed run logs the same means).
+  // Since the last log line, on the host (the device keeps the loss and norm sums and the
+  // counts); saved in checkpoints so a resumed run logs the same means.
   struct Window {
-    double loss_sum = 0, grad_norm_sum = 0, units = 0, seconds = 0;
-    int64_t steps = 0, finite_steps = 0, skipped = 0;
+    double units = 0, seconds = 0;
+    int64_t steps = 0;
   } window_;
   double last_lr_ = 0;
-  double step_seconds_ema_ = 0;
+
+  // Wall clock: training time of the run before this process (from the checkpoint), and this
+  // process's start, first step and window mark.
+  double elapsed_before_ = 0;
+  std::chrono::steady_clock::time_point process_start_, window_mark_;
+  int64_t first_step_ = 0;
+
+  // The state at the start of the current step, to save a checkpoint after an error there.
+  Phase phase_ = Phase::Boundary;
+  nlohmann::json step_start_data_;
+  kernels::PhiloxState step_start_rng_{};
 };
 
 // "auto" -> cuda:0 when a GPU is usable, else cpu; anything else as parse_device.

@@ -243,3 +243,22 @@ TEST_CASE("apps: fourierformer-bench times attention and a training step, as tex
   CHECK(bad.code == 2);
   CHECK(bad.output.find("B,H,Nq,Nk,D") != std::string::npos);
 }
+
+TEST_CASE("apps: an empty or too-short evaluation split is refused before the first step", "[apps][lm][errors]") {
+  for (const std::string valid : {std::string(), std::string("\n")}) {  // no token; one (<eos>)
+    const fs::path corpus = make_corpus("short-valid-corpus");
+    write(corpus / "valid.txt", valid);
+    const fs::path work = fresh_dir("short-valid-run") / "run";
+    Result r = run(app("fourierformer-train") + " --config configs/tests/lm-tiny-softmax.yaml --no-progress --set data.path=" +
+                   corpus.string() + " --work-dir " + work.string());
+    INFO(r.output);
+    CHECK(r.code == 2);
+    CHECK(r.output.find("valid split of " + corpus.string()) != std::string::npos);
+    CHECK(r.output.find("step 1/") == std::string::npos);  // refused before any training
+    CHECK_FALSE(fs::exists(work / "checkpoints"));
+    CHECK_FALSE(fs::exists(work / "metrics.jsonl"));
+    CHECK_FALSE(fs::exists(work / "config.yaml"));
+    // The error is in train.log too.
+    CHECK(read_bytes(work / "train.log").find("fourierformer-train: error: valid split of") != std::string::npos);
+  }
+}

@@ -3,6 +3,7 @@
 // retention, a SIGKILL during a checkpoint write, non-finite steps, SIGTERM, and the app shell's
 // exit codes.
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <numeric>
 #include <random>
 #include <set>
@@ -38,6 +40,9 @@ struct ToyOptions {
   int64_t examples = 48;
   std::set<int64_t> nan_calls;  // train_loss calls (1-based) whose loss is NaN
   int64_t sigterm_at = 0;       // train_loss call that raises SIGTERM (0: never)
+  int64_t sigint_at = 0;        // train_loss call that raises SIGINT (0: never)
+  int64_t fail_at = 0;          // train_loss call that throws ff::UserError (0: never)
+  int64_t fail_eval_at = 0;     // evaluate call that throws ff::UserError (0: never)
 };
 
 struct ToyModel : nn::UnaryModule {
@@ -79,6 +84,8 @@ class ToyTask : public Task {
   LossOutput train_loss() override {
     ++calls_;
     if (options_.sigterm_at == calls_) ::raise(SIGTERM);
+    if (options_.sigint_at == calls_) ::raise(SIGINT);
+    if (options_.fail_at == calls_) throw UserError(fmt::format("toy data: batch {} is corrupt", calls_));
     if (index_ >= batches_per_epoch()) {
       index_ = 0;
       ++epoch_;
@@ -100,7 +107,11 @@ class ToyTask : public Task {
     return {loss, static_cast<double>(b)};
   }
 
-  EvalResult evaluate(const std::string& split, int64_t max_batches) override {
+  void check_split(const std::string& split) const override {
+    FF_USER_CHECK(split == "valid" || split == "test", "toy task: no split '{}'", split);
+  }
+  EvalResult evaluate(const std::string& split, int64_t max_batches, const EvalProgress&) override {
+    if (++eval_calls_ == options_.fail_eval_at) throw UserError("toy data: the valid split is unreadable");
     Tensor x = Tensor::from_vector(x_, {options_.examples, 4});
     Tensor y = Tensor::from_vector(y_, {options_.examples});
     const double loss = cross_entropy(model_->forward(x), y).item();
@@ -125,7 +136,7 @@ class ToyTask : public Task {
   ToyOptions options_;
   std::vector<float> x_;
   std::vector<int64_t> y_;
-  int64_t epoch_ = 0, index_ = 0, calls_ = 0;
+  int64_t epoch_ = 0, index_ = 0, calls_ = 0, eval_calls_ = 0;
 };
 
 TaskFactory toy_factory() {
@@ -137,6 +148,9 @@ TaskFactory toy_factory() {
     auto nan_calls = m.get<std::vector<int64_t>>("nan_calls", {});
     o.nan_calls = {nan_calls.begin(), nan_calls.end()};
     o.sigterm_at = m.get<int64_t>("sigterm_at", 0);
+    o.sigint_at = m.get<int64_t>("sigint_at", 0);
+    o.fail_at = m.get<int64_t>("fail_at", 0);
+    o.fail_eval_at = m.get<int64_t>("fail_eval_at", 0);
     o.batch_size = root.section("data").get<int64_t>("batch_size", o.batch_size, config::at_least(1));
     return [o](const TaskContext& ctx) { return std::make_unique<ToyTask>(ctx, o); };
   };
@@ -446,4 +460,326 @@ TEST_CASE("The train app: SIGTERM saves and exits 3, --resume finishes, errors e
   print.print_config = true;
   CHECK(run_training(print, toy_factory()) == kExitOk);
   CHECK_FALSE(fs::exists(dir / "never"));
+}
+
+// ---- The work directory, signals and errors, through the app shell (run_training) ----
+
+namespace {
+
+// Every file under dir (relative path -> bytes), to show that nothing changed.
+std::map<std::string, std::string> snapshot(const fs::path& dir) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : fs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) out[fs::relative(e.path(), dir).string()] = data::testing::read_file(e.path());
+  return out;
+}
+
+// What the code under test writes to stderr (fd 2) while this object lives.
+class StderrCapture {
+ public:
+  StderrCapture() : path_(fs::temp_directory_path() / ("ff-stderr-" + std::to_string(::getpid()))) {
+    std::fflush(stderr);
+    saved_ = ::dup(STDERR_FILENO);
+    const int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+  }
+  ~StderrCapture() { restore(); }
+  std::string text() {
+    restore();
+    return data::testing::read_file(path_);
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0) return;
+    std::fflush(stderr);
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+    saved_ = -1;
+  }
+  fs::path path_;
+  int saved_ = -1;
+};
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+TrainRunOptions app_options(const fs::path& config) {
+  TrainRunOptions options;
+  options.config = config;
+  options.progress = false;
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("A second start in a used work directory is refused and leaves every file as it was", "[trainer][workdir]") {
+  TempDir dir;
+  const fs::path work = dir / "run";
+  data::testing::write_file(dir / "toy.yaml", toy_config(work));
+  TrainRunOptions options = app_options(dir / "toy.yaml");
+  clear_stop_request();
+  REQUIRE(run_training(options, toy_factory()) == kExitOk);
+  const auto before = snapshot(work);
+  REQUIRE(before.count("metrics.jsonl") == 1);
+  REQUIRE(before.count("checkpoints/latest") == 1);
+
+  // Same config, another seed: without --resume or --overwrite, exit 2 naming the run.
+  options.overrides = {"seed=9"};
+  std::string err;
+  {
+    StderrCapture capture;
+    CHECK(run_training(options, toy_factory()) == kExitUserError);
+    err = capture.text();
+  }
+  INFO(err);
+  CHECK(contains(err, "work directory '" + work.string() + "' already holds a run"));
+  CHECK(contains(err, "checkpoints up to step-000012"));
+  CHECK(contains(err, "--resume"));
+  CHECK(contains(err, "--overwrite"));
+  CHECK(snapshot(work) == before);  // byte for byte, train.log included
+
+  // --resume and --overwrite together: refused, nothing touched.
+  options.resume = options.overwrite = true;
+  CHECK(run_training(options, toy_factory()) == kExitUserError);
+  CHECK(snapshot(work) == before);
+}
+
+TEST_CASE("Starting again with --overwrite replaces the run's files only, once the new start has passed its checks",
+          "[trainer][workdir]") {
+  TempDir dir;
+  const fs::path work = dir / "run";
+  data::testing::write_file(dir / "toy.yaml", toy_config(work));
+  TrainRunOptions options = app_options(dir / "toy.yaml");
+  clear_stop_request();
+  REQUIRE(run_training(options, toy_factory()) == kExitOk);
+  data::testing::write_file(work / "notes.txt", "my notes\n");
+  fs::create_directories(work / "plots");
+  data::testing::write_file(work / "plots/a.png", "png");
+  const auto before = snapshot(work);
+
+  // A start that fails a check (a split the task cannot score) removes nothing.
+  options.overwrite = true;
+  options.overrides = {"train.eval_split=dev"};
+  CHECK(run_training(options, toy_factory()) == kExitUserError);
+  CHECK(snapshot(work) == before);
+
+  // A good one: the old run's files are replaced, the user's stay.
+  options.overrides = {"train.max_steps=8"};
+  REQUIRE(run_training(options, toy_factory()) == kExitOk);
+  const auto after = snapshot(work);
+  CHECK(after.at("notes.txt") == "my notes\n");
+  CHECK(after.at("plots/a.png") == "png");
+  CHECK_FALSE(fs::exists(work / "checkpoints/step-000012"));
+  CHECK(fs::exists(work / "checkpoints/step-000008"));
+  std::vector<int64_t> train_steps;
+  for (const auto& r : read_jsonl(work / "metrics.jsonl"))
+    if (r["type"] == "train") train_steps.push_back(r["step"]);
+  CHECK(train_steps == std::vector<int64_t>{4, 8});
+  CHECK(contains(after.at("config.yaml"), "max_steps: 8"));
+  // The new train.log starts with the new run (the old one's lines are gone) and says what
+  // --overwrite removed.
+  const std::string log = after.at("train.log");
+  CHECK(contains(log, "--overwrite: removed config.yaml, train.log, metrics.jsonl, checkpoints"));
+  CHECK(contains(log, "finished 8 steps"));
+  CHECK_FALSE(contains(log, "finished 12 steps"));
+}
+
+TEST_CASE("A refused resume leaves config.yaml and the checkpoints as they were", "[trainer][workdir]") {
+  TempDir dir;
+  const fs::path work = dir / "run";
+  data::testing::write_file(dir / "toy.yaml", toy_config(work, "  sigterm_at: 9\n"));
+  TrainRunOptions options = app_options(dir / "toy.yaml");
+  clear_stop_request();
+  REQUIRE(run_training(options, toy_factory()) == kExitStopped);
+  clear_stop_request();
+  const std::string config_before = data::testing::read_file(work / "config.yaml");
+  // Corrupt the only checkpoint's trainer state; resume with a changed config.
+  data::testing::write_file(work / "checkpoints/step-000005/trainer.json", "{\"step\": 5}\n");
+  const auto before = snapshot(work);
+  options.resume = true;
+  options.overrides = {"model.sigterm_at=0", "train.max_steps=20"};
+  std::string err;
+  {
+    StderrCapture capture;
+    CHECK(run_training(options, toy_factory()) == kExitUserError);
+    err = capture.text();
+  }
+  INFO(err);
+  CHECK(contains(err, "trainer.json"));
+  CHECK(data::testing::read_file(work / "config.yaml") == config_before);
+  auto after = snapshot(work);
+  // train.log is the one file that changes: the failed start and its error are appended there.
+  CHECK(contains(after.at("train.log"), "fourierformer-train: error: "));
+  CHECK(contains(after.at("train.log"), "trainer.json"));
+  after.erase("train.log");
+  auto expected = before;
+  expected.erase("train.log");
+  CHECK(after == expected);
+}
+
+TEST_CASE("Ctrl-C saves at the step boundary and exits 3; a second Ctrl-C stops at once", "[trainer][signals]") {
+  TempDir dir;
+  const fs::path work = dir / "run";
+  // The task raises SIGINT during step 4 (calls 7 and 8): step 4 completes and is saved.
+  data::testing::write_file(dir / "toy.yaml", toy_config(work, "  sigint_at: 7\n"));
+  TrainRunOptions options = app_options(dir / "toy.yaml");
+  clear_stop_request();
+  std::string err;
+  {
+    StderrCapture capture;
+    CHECK(run_training(options, toy_factory()) == kExitStopped);
+    err = capture.text();
+  }
+  clear_stop_request();
+  INFO(err);
+  CHECK(contains(err, "interrupted: saving a checkpoint at the end of this step"));
+  CHECK(CheckpointManager(work / "checkpoints", 2).latest() == work / "checkpoints/step-000004");
+  CHECK(read_checkpoint(work / "checkpoints/step-000004").trainer["step"] == 4);
+
+  // In a child: the first SIGINT is a request, the second one ends the process with SIGINT.
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    clear_stop_request();
+    install_stop_handlers();
+    ::raise(SIGINT);
+    if (stop_requested() != SIGINT) ::_exit(10);
+    ::raise(SIGINT);
+    ::_exit(11);  // not reached when the second SIGINT terminates the process
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  CHECK(WIFSIGNALED(status));
+  CHECK((WIFSIGNALED(status) ? WTERMSIG(status) : -WEXITSTATUS(status)) == SIGINT);
+}
+
+TEST_CASE("An error after training started saves the last consistent state, and resuming from it is exact",
+          "[trainer][errors]") {
+  TempDir dir;
+  const fs::path straight = dir / "straight", failed = dir / "failed";
+  // Checkpoints only at the end, so the one saved on the error is the only one there.
+  auto options = [&](const std::string& name) {
+    TrainRunOptions o = app_options(dir / name);
+    o.overrides = {"train.checkpoint.interval=0"};
+    return o;
+  };
+  data::testing::write_file(dir / "straight.yaml", toy_config(straight));
+  // Call 11 is the first micro-batch of step 6: the error comes in the middle of a step.
+  data::testing::write_file(dir / "failed.yaml", toy_config(failed, "  fail_at: 11\n"));
+  clear_stop_request();
+  REQUIRE(run_training(options("straight.yaml"), toy_factory()) == kExitOk);
+  std::string err;
+  {
+    StderrCapture capture;
+    CHECK(run_training(options("failed.yaml"), toy_factory()) == kExitUserError);
+    err = capture.text();
+  }
+  INFO(err);
+  CHECK(contains(err, "toy data: batch 11 is corrupt"));
+  CHECK(contains(err, "saved " + (failed / "checkpoints/step-000005").string() + " at step 5"));
+  CHECK(CheckpointManager(failed / "checkpoints", 2).latest() == failed / "checkpoints/step-000005");
+  // The fatal error is in train.log too, where a cluster user looks.
+  CHECK(contains(data::testing::read_file(failed / "train.log"),
+                 "fourierformer-train: error: toy data: batch 11 is corrupt"));
+
+  // The checkpoint is the state at the start of step 6: resuming reproduces the straight run.
+  TrainRunOptions resume = options("failed.yaml");
+  resume.resume = true;
+  resume.overrides.push_back("model.fail_at=0");
+  REQUIRE(run_training(resume, toy_factory()) == kExitOk);
+  const auto a = tensors_of(read_checkpoint(straight / "checkpoints/step-000012").model);
+  const auto b = tensors_of(read_checkpoint(failed / "checkpoints/step-000012").model);
+  REQUIRE(a.size() == b.size());
+  for (size_t i = 0; i < a.size(); ++i) CHECK(a[i].second.to_vector<float>() == b[i].second.to_vector<float>());
+
+  // An error in an evaluation (after the step) saves that step.
+  const fs::path eval_failed = dir / "eval-failed";
+  data::testing::write_file(dir / "eval.yaml", toy_config(eval_failed, "  fail_eval_at: 2\n"));
+  CHECK(run_training(options("eval.yaml"), toy_factory()) == kExitUserError);
+  CHECK(CheckpointManager(eval_failed / "checkpoints", 2).latest() == eval_failed / "checkpoints/step-000008");
+}
+
+TEST_CASE("Records carry wall-clock time and elapsed seconds; log lines carry elapsed time and an ETA",
+          "[trainer][metrics]") {
+  TempDir dir;
+  const fs::path work = dir / "run";
+  data::testing::write_file(dir / "toy.yaml", toy_config(work, "  sigterm_at: 9\n"));
+  const double before = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  TrainRunOptions options = app_options(dir / "toy.yaml");
+  clear_stop_request();
+  REQUIRE(run_training(options, toy_factory()) == kExitStopped);
+  clear_stop_request();
+  options.resume = true;
+  options.overrides = {"model.sigterm_at=0"};
+  REQUIRE(run_training(options, toy_factory()) == kExitOk);
+  const double after = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto records = read_jsonl(work / "metrics.jsonl");
+  REQUIRE(records.size() == 6);  // train and eval at steps 4, 8, 12
+  double last_elapsed = 0;
+  for (const auto& r : records) {
+    INFO(r.dump());
+    const double t = r["time"].get<double>();
+    CHECK(t >= before);
+    CHECK(t <= after);
+    // Training time of the run, continued across the resume (never restarting at 0).
+    const double elapsed = r["elapsed_s"].get<double>();
+    CHECK(elapsed >= last_elapsed);
+    CHECK(elapsed <= after - before);
+    last_elapsed = elapsed;
+  }
+  CHECK(read_checkpoint(work / "checkpoints/step-000012").trainer["elapsed_s"].get<double>() >=
+        records.back()["elapsed_s"].get<double>());
+  const std::string log = data::testing::read_file(work / "train.log");
+  CHECK(contains(log, "step 4/12 | epoch 1.33 | loss "));
+  CHECK(contains(log, " | elapsed "));
+  CHECK(contains(log, " | ETA "));
+}
+
+TEST_CASE("fourierformer-eval checks its splits and its --json path before scoring anything", "[trainer][eval]") {
+  TempDir dir;
+  const fs::path work = dir / "run";
+  data::testing::write_file(dir / "toy.yaml", toy_config(work));
+  clear_stop_request();
+  REQUIRE(run_training(app_options(dir / "toy.yaml"), toy_factory()) == kExitOk);
+  EvalRunOptions eval;
+  eval.checkpoint = work;
+  eval.splits = {"valid"};
+  std::string err;
+  eval.json_out = dir / "no-such-dir" / "eval.json";
+  {
+    StderrCapture capture;
+    CHECK(run_evaluation(eval, toy_factory()) == kExitUserError);
+    err = capture.text();
+  }
+  CHECK(contains(err, "--json '" + (dir / "no-such-dir" / "eval.json").string() + "'"));
+  CHECK_FALSE(contains(err, "valid: loss"));  // refused before the evaluation
+  eval.json_out = dir.path();  // a directory
+  CHECK(run_evaluation(eval, toy_factory()) == kExitUserError);
+  eval.json_out = dir / "eval.json";
+  eval.splits = {"valid", "dev"};
+  {
+    StderrCapture capture;
+    CHECK(run_evaluation(eval, toy_factory()) == kExitUserError);
+    err = capture.text();
+  }
+  CHECK(contains(err, "toy task: no split 'dev'"));
+  CHECK_FALSE(fs::exists(dir / "eval.json"));
+}
+
+TEST_CASE("The evaluation progress line counts batches against the total", "[trainer][metrics]") {
+  std::string err;
+  {
+    StderrCapture capture;
+    ProgressLine line(/*enabled=*/true);
+    line.show("step 3/10");
+    {
+      EvalProgressLine eval(line, "eval valid at step 3");
+      eval.callback()(2, 8);
+    }
+    err = capture.text();
+  }
+  CHECK(contains(err, "eval valid at step 3: 2/8 batches | elapsed 0s | ETA "));
+  // Afterwards the training line is drawn again.
+  CHECK(err.rfind("step 3/10") > err.find("2/8 batches"));
 }
