@@ -6,6 +6,10 @@
 //   finite  = loss and norm are finite
 //   control = {finite && norm > max_norm ? max_norm / (norm + 1e-6) : 1,  finite ? 1 : 0}
 //
+// Once max_in_a_row non-finite steps came in a row (kLimitStep is set), every later step is
+// frozen (control {1, 0}, statistics untouched) until the trainer reads the statistics and
+// stops the run: the weights stay those of the last good step.
+//
 // control is what the optimizer kernels read (kernels/optimizer.h: the clip factor of
 // torch.nn.utils.clip_grad_norm_, and whether to apply the update). stats, kStepStats f64
 // values, accumulate what the trainer logs every log_interval steps (one host read there):
@@ -55,6 +59,11 @@ template <typename T>
 FF_HD void step_control_rule(T loss_sum, T norm, double inv_accum, double max_norm, int64_t step,
                              int64_t max_in_a_row, float* control, double* stats) {
   using std::isfinite;
+  if (stats[kLimitStep] != 0) {
+    control[0] = 1.0f;
+    control[1] = 0.0f;
+    return;
+  }
   const double loss = static_cast<double>(loss_sum) * inv_accum, n = static_cast<double>(norm);
   const bool finite = isfinite(loss) && isfinite(n);
   control[0] = finite && n > max_norm ? static_cast<float>(max_norm / (n + 1e-6)) : 1.0f;

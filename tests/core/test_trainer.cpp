@@ -25,6 +25,11 @@
 #include "core/train/signals.h"
 #include "core/train/trainer.h"
 #include "data/temp_dir.h"
+#include "support/skip.h"
+
+#ifdef FF_WITH_CUDA
+#include "core/cuda/context.h"
+#endif
 
 using namespace ff;
 using namespace ff::train;
@@ -60,8 +65,9 @@ struct ToyModel : nn::UnaryModule {
 // that depends only on (epoch), so the data position is (epoch, index, calls).
 class ToyTask : public Task {
  public:
-  ToyTask(const TaskContext& ctx, ToyOptions options) : options_(std::move(options)) {
+  ToyTask(const TaskContext& ctx, ToyOptions options) : options_(std::move(options)), device_(ctx.device) {
     model_ = std::make_shared<ToyModel>(options_.hidden, options_.dropout, ctx.gen);
+    model_->to(device_);
     std::mt19937_64 rng(42);
     std::normal_distribution<float> normal;
     const int64_t n = options_.examples;
@@ -102,7 +108,8 @@ class ToyTask : public Task {
       yb[i] = y_[e];
     }
     ++index_;
-    Tensor loss = cross_entropy(model_->forward(Tensor::from_vector(xb, {b, 4})), Tensor::from_vector(yb, {b}));
+    Tensor loss = cross_entropy(model_->forward(to_device(Tensor::from_vector(xb, {b, 4}), device_)),
+                                to_device(Tensor::from_vector(yb, {b}), device_));
     if (options_.nan_calls.count(calls_)) loss = mul(loss, std::nan(""));
     return {loss, static_cast<double>(b)};
   }
@@ -112,8 +119,8 @@ class ToyTask : public Task {
   }
   EvalResult evaluate(const std::string& split, int64_t max_batches, const EvalProgress&) override {
     if (++eval_calls_ == options_.fail_eval_at) throw UserError("toy data: the valid split is unreadable");
-    Tensor x = Tensor::from_vector(x_, {options_.examples, 4});
-    Tensor y = Tensor::from_vector(y_, {options_.examples});
+    Tensor x = to_device(Tensor::from_vector(x_, {options_.examples, 4}), device_);
+    Tensor y = to_device(Tensor::from_vector(y_, {options_.examples}), device_);
     const double loss = cross_entropy(model_->forward(x), y).item();
     return {.loss = loss, .units = static_cast<double>(options_.examples), .metrics = {{"ppl", std::exp(loss)}}};
   }
@@ -134,6 +141,7 @@ class ToyTask : public Task {
 
  private:
   ToyOptions options_;
+  Device device_;
   std::vector<float> x_;
   std::vector<int64_t> y_;
   int64_t epoch_ = 0, index_ = 0, calls_ = 0, eval_calls_ = 0;
@@ -175,7 +183,7 @@ struct Run {
 
 // Parses the config text as the app does and trains in-process.
 Run train_toy(const std::string& config_text, const std::vector<std::string>& overrides = {},
-              TrainerOptions options = {}, int64_t stop_after = 0) {
+              TrainerOptions options = {}, int64_t stop_after = 0, Device device = Device::cpu()) {
   clear_stop_request();
   config::Document doc = config::Document::from_string(config_text, "toy.yaml");
   doc.apply_overrides(overrides);
@@ -183,7 +191,7 @@ Run train_toy(const std::string& config_text, const std::vector<std::string>& ov
   TaskBuilder build = toy_factory()(doc.root());
   doc.check_no_unknown_keys();
   Generator gen(cfg.seed);
-  TaskContext ctx{.train = cfg, .device = Device::cpu(), .gen = gen, .work_dir = cfg.work_dir};
+  TaskContext ctx{.train = cfg, .device = device, .gen = gen, .work_dir = cfg.work_dir};
   std::unique_ptr<Task> task = build(ctx);
   Run run;
   options.on_step = [&](const StepRecord& r) {
@@ -783,3 +791,42 @@ TEST_CASE("The evaluation progress line counts batches against the total", "[tra
   // Afterwards the training line is drawn again.
   CHECK(err.rfind("step 3/10") > err.find("2/8 batches"));
 }
+
+// ---- On a GPU (skipped without one) ----
+
+TEST_CASE("The toy run on CUDA tracks the CPU run: same dropout masks, losses and weights", "[trainer][cuda]") {
+  FF_REQUIRE_CUDA();
+  TempDir a, b;
+  Run cpu = train_toy(toy_config(a.path()));
+  Run gpu = train_toy(toy_config(b.path()), {"device=cuda"}, {}, 0, Device::cuda());
+  REQUIRE(gpu.steps.size() == cpu.steps.size());
+  for (size_t i = 0; i < cpu.steps.size(); ++i) {
+    INFO("step " << i + 1);
+    CHECK(gpu.steps[i].loss == Approx(cpu.steps[i].loss).margin(1e-4));
+    CHECK(gpu.steps[i].grad_norm == Approx(cpu.steps[i].grad_norm).margin(1e-4));
+  }
+  REQUIRE(gpu.weights.size() == cpu.weights.size());
+  for (size_t i = 0; i < cpu.weights.size(); ++i)
+    for (size_t j = 0; j < cpu.weights[i].size(); ++j) CHECK(gpu.weights[i][j] == Approx(cpu.weights[i][j]).margin(1e-4));
+}
+
+#ifdef FF_WITH_CUDA
+TEST_CASE("On CUDA a training step between log intervals reads nothing on the host", "[trainer][cuda]") {
+  FF_REQUIRE_CUDA();
+  TempDir dir;
+  config::Document doc = config::Document::from_string(toy_config(dir.path()), "toy.yaml");
+  doc.apply_overrides({"device=cuda", "train.log_interval=100", "train.clip_grad_norm=0.5", "model.nan_calls=[7]"});
+  TrainConfig cfg = parse_train_config(doc.root(), "toy");
+  TaskBuilder build = toy_factory()(doc.root());
+  Generator gen(cfg.seed);
+  TaskContext ctx{.train = cfg, .device = Device::cuda(), .gen = gen, .work_dir = cfg.work_dir};
+  std::unique_ptr<Task> task = build(ctx);
+  Trainer trainer(cfg, *task, gen, doc.resolved(), {});
+  trainer.train_step();  // first-use work (handles, pools) out of the way
+  const int64_t before = cuda::host_syncs();
+  // Steps 2-6: clipped, one of them non-finite (call 7 is step 4's first micro-batch).
+  for (int i = 0; i < 5; ++i) trainer.train_step();
+  CHECK(cuda::host_syncs() == before);
+  CHECK(trainer.step() == 6);
+}
+#endif
