@@ -8,13 +8,14 @@
 // op(A) = A when !trans_a (A stored M x K, row stride lda >= K), else A^T (A stored K x M,
 // lda >= M); the same for B (stored K x N with ldb >= N, or N x K with ldb >= K when
 // trans_b). C is stored M x N with ldc >= N. A stride of 0 reuses one operand (broadcast).
-// bias: (N) added to every row of every C_i, or null. When beta == 0, C is not read (may
-// hold NaN). Callers handle empty products (M, N or K == 0) before calling.
+// bias: (N) added to every row of every C_i, or null. relu: C_i = max(C_i, 0) after the bias
+// (the epilogue of linear + ReLU). When beta == 0, C is not read (may hold NaN). Callers
+// handle empty products (M, N or K == 0) before calling.
 //
 // CPU: OpenBLAS cblas_?gemm (f32, f64; looped over the batch; bf16 is computed in f32 by the
 // op). CUDA: cuBLASLt on the Exec's stream with its workspace: f32 (TF32 tensor cores when
-// Exec::allow_tf32), f64, and bf16 operands with f32 accumulation and scaling; the bias is a
-// fused epilogue.
+// Exec::allow_tf32), f64, and bf16 operands with f32 accumulation and scaling; bias and ReLU
+// are fused epilogues.
 
 #include <cstdint>
 
@@ -39,6 +40,7 @@ struct GemmParams {
   int64_t batch = 1;
   compute_t<T> alpha = 1, beta = 0;
   const T* bias = nullptr;
+  bool relu = false;
 };
 
 namespace cpu {

@@ -19,6 +19,6 @@ Linear::Linear(int64_t in_features, int64_t out_features, Generator& gen, bool b
   }
 }
 
-Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
+Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias, activation); }
 
 }  // namespace ff::nn

@@ -183,6 +183,7 @@ Tensor abs(const Tensor& x) {
 }
 
 Tensor relu(const Tensor& x) { return unary_with_backward(UnaryOp::Relu, x, "relu", BinaryOp::ReluBackward, false); }
+Tensor relu_backward(const Tensor& g, const Tensor& x) { return binary_raw(BinaryOp::ReluBackward, g, x); }
 Tensor gelu(const Tensor& x) { return unary_with_backward(UnaryOp::Gelu, x, "gelu", BinaryOp::GeluBackward, false); }
 Tensor tanh(const Tensor& x) { return unary_with_backward(UnaryOp::Tanh, x, "tanh", BinaryOp::TanhBackward, true); }
 Tensor sigmoid(const Tensor& x) {

@@ -24,6 +24,8 @@ Tensor rsqrt(const Tensor& x);
 Tensor square(const Tensor& x);
 Tensor abs(const Tensor& x);
 Tensor relu(const Tensor& x);
+// relu's backward, not recorded: g where x > 0, else 0 (x may be relu's input or its output).
+Tensor relu_backward(const Tensor& g, const Tensor& x);
 Tensor gelu(const Tensor& x);  // erf form: x * Phi(x)
 Tensor tanh(const Tensor& x);
 Tensor sigmoid(const Tensor& x);

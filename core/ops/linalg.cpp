@@ -134,13 +134,15 @@ void scale_raw(Tensor& C, double beta) {
 // C (batch..., M, N), contiguous, = a @ b + beta * C [+ bias (N) on every row], where a
 // (batch..., M, K) and b (batch..., K, N) have exactly C's batch dims (broadcast ones with
 // stride 0).
-void gemm_into(Tensor& C, const Tensor& a, const Tensor& b, double beta, const Tensor& bias = Tensor()) {
+void gemm_into(Tensor& C, const Tensor& a, const Tensor& b, double beta, const Tensor& bias = Tensor(),
+               bool relu = false) {
   FF_CHECK(C.is_contiguous(), "gemm_into: output must be contiguous");
   const int64_t M = C.size(-2), N = C.size(-1), K = a.size(-1);
   if (C.numel() == 0) return;
   if (K == 0) {
     scale_raw(C, beta);
     if (bias.defined()) add_(C, bias);
+    if (relu) copy_(C, ff::relu(C.detach()));
     return;
   }
   Operand A = make_operand(a), B = make_operand(b);
@@ -153,7 +155,7 @@ void gemm_into(Tensor& C, const Tensor& a, const Tensor& b, double beta, const T
                              .B = B.t.data<T>() + B.offsets[0], .ldb = B.ld, .stride_b = sb,
                              .C = C.data<T>(), .ldc = N, .stride_c = M * N, .batch = nb,
                              .alpha = 1, .beta = static_cast<kernels::compute_t<T>>(beta),
-                             .bias = data_or_null<T>(bias)};
+                             .bias = data_or_null<T>(bias), .relu = relu};
     if (ua && ub && nb > 1 && sb == 0 && !A.trans && sa == M * A.ld) {
       // One shared B and a batch of row-major A blocks one after another: fold the batch into M.
       p.M = nb * M;
@@ -281,10 +283,13 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   return out;
 }
 
-Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
+Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, Activation act) {
   FF_CHECK(x_in.defined() && w_in.defined(), "linear: undefined input or weight");
   const Tensor x = autocast_low(x_in), w = autocast_low(w_in), b = autocast_low(b_in);
-  if (computes_in_f32<kernels::kGemmDTypes>(x)) return gemm_in_f32(linear, x.dtype(), x, w, b);
+  if (computes_in_f32<kernels::kGemmDTypes>(x)) {
+    auto with_act = [act](const Tensor& x, const Tensor& w, const Tensor& b) { return linear(x, w, b, act); };
+    return gemm_in_f32(with_act, x.dtype(), x, w, b);
+  }
   FF_CHECK(w.dim() == 2, "linear: weight must be (out, in), got {}", shape_str(w.shape()));
   FF_CHECK(x.dim() >= 1 && x.size(-1) == w.size(1), "linear: input {} does not match weight {} (expected last dim {})",
            shape_str(x.shape()), shape_str(w.shape()), w.size(1));
@@ -294,25 +299,28 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
   check_same_dtype("linear", {&x, &w, &b});
   const int64_t in = w.size(1), out_features = w.size(0);
   const int64_t rows = shape_numel(Shape(x.shape().begin(), x.shape().end() - 1));
+  const bool relu = act == Activation::ReLU;
 
   Tensor x2 = as_rows_raw(x.detach(), rows, in);
   Tensor y2 = Tensor::empty({rows, out_features}, x.dtype(), x.device());
-  gemm_into(y2, x2, mT_raw(w.detach()), 0.0, b.defined() ? contiguous_raw(b.detach()) : Tensor());
+  gemm_into(y2, x2, mT_raw(w.detach()), 0.0, b.defined() ? contiguous_raw(b.detach()) : Tensor(), relu);
   Shape out_shape = x.shape();
   out_shape.back() = out_features;
   Tensor y = view_raw(y2, out_shape);
 
-  record_op(y, "linear", {x, w, b},
-            [x2, w = w.detach(), x_shape = x.shape(), rows](const Tensor& g, const std::vector<bool>& needs) {
-              Tensor g2 = as_rows_raw(g, rows, w.size(0));
+  record_op(y, relu ? "linear_relu" : "linear", {x, w, b},
+            [x2, w = w.detach(), x_shape = x.shape(), rows, y2 = relu ? y2 : Tensor()](
+                const Tensor& g_out, const std::vector<bool>& needs) {
+              Tensor g2 = as_rows_raw(g_out, rows, w.size(0));
+              if (y2.defined()) g2 = relu_backward(contiguous_raw(g2), y2);  // zero where the output is 0
               Tensor gx, gw, gb;
               if (needs[0]) {  // dX = dY @ W
-                Tensor d = Tensor::empty({rows, w.size(1)}, g.dtype(), g.device());
+                Tensor d = Tensor::empty({rows, w.size(1)}, g2.dtype(), g2.device());
                 gemm_into(d, g2, w, 0.0);
                 gx = view_raw(d, x_shape);
               }
               if (needs[1]) {  // dW = dY^T @ X over all rows
-                gw = Tensor::empty(w.shape(), g.dtype(), g.device());
+                gw = Tensor::empty(w.shape(), g2.dtype(), g2.device());
                 gemm_into(gw, mT_raw(g2), x2, 0.0);
               }
               if (needs[2]) gb = sum(g2, {0});  // column sums

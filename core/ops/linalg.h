@@ -12,9 +12,13 @@ namespace ff {
 // is one GEMM with the batch folded into M.
 Tensor matmul(const Tensor& a, const Tensor& b);
 
-// x (..., in) @ w^T + b: w is (out, in) as PyTorch stores it, b is (out) or undefined (no bias).
-// -> (..., out). One GEMM over the flattened leading dims of x; the bias is written into the
-// output first and the GEMM accumulates onto it (beta = 1).
-Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = Tensor());
+// An activation fused into linear's GEMM (cuBLASLt's epilogue on CUDA, the same loop on the CPU).
+enum class Activation { None, ReLU };
+
+// act(x (..., in) @ w^T + b): w is (out, in) as PyTorch stores it, b is (out) or undefined (no
+// bias). -> (..., out). One GEMM over the flattened leading dims of x with the bias (and the
+// activation) as its epilogue. With ReLU the backward masks the gradient by the output (> 0),
+// which is the input's mask, so linear(x, w, b, ReLU) equals relu(linear(x, w, b)) exactly.
+Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b = Tensor(), Activation act = Activation::None);
 
 }  // namespace ff

@@ -46,6 +46,9 @@ void gemm(Exec, const GemmParams<T>& p) {
     call(p.trans_a, p.trans_b, int(p.M), int(p.N), int(p.K), p.alpha, p.A + i * p.stride_a, int(p.lda),
          p.B + i * p.stride_b, int(p.ldb), bias_first ? T(1) : p.beta, C, int(p.ldc));
     if (p.bias && !bias_first) add_bias(false);
+    if (p.relu)
+      for (int64_t r = 0; r < p.M; ++r)
+        for (int64_t c = 0; c < p.N; ++c) C[r * p.ldc + c] = C[r * p.ldc + c] > T(0) ? C[r * p.ldc + c] : T(0);
   }
 }
 

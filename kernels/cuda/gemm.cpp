@@ -96,10 +96,12 @@ void gemm(Exec exec, const GemmParams<T>& p) {
   desc.set(CUBLASLT_MATMUL_DESC_TRANSA, op_first);
   desc.set(CUBLASLT_MATMUL_DESC_TRANSB, op_second);
   if (p.bias) {
-    desc.set(CUBLASLT_MATMUL_DESC_EPILOGUE, CUBLASLT_EPILOGUE_BIAS);
+    desc.set(CUBLASLT_MATMUL_DESC_EPILOGUE, p.relu ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_BIAS);
     desc.set(CUBLASLT_MATMUL_DESC_BIAS_POINTER, static_cast<const void*>(p.bias));
     desc.set(CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, Types::data);
     desc.set(CUBLASLT_MATMUL_DESC_BIAS_BATCH_STRIDE, int64_t{0});
+  } else if (p.relu) {
+    desc.set(CUBLASLT_MATMUL_DESC_EPILOGUE, CUBLASLT_EPILOGUE_RELU);
   }
   // Stored shapes in column-major terms: B is (N x K) or (K x N), A is (K x M) or (M x K).
   Layout first(Types::data, p.trans_b ? p.K : p.N, p.trans_b ? p.N : p.K, p.ldb, p.batch, p.stride_b);

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -260,5 +261,32 @@ TEST_CASE("apps: an empty or too-short evaluation split is refused before the fi
     CHECK_FALSE(fs::exists(work / "config.yaml"));
     // The error is in train.log too.
     CHECK(read_bytes(work / "train.log").find("fourierformer-train: error: valid split of") != std::string::npos);
+  }
+}
+
+TEST_CASE("apps: bf16 mixed precision trains the tiny LMs as fp32 does", "[apps][lm][bf16]") {
+  const fs::path corpus = make_corpus("bf16-corpus");
+  for (const std::string kind : {"softmax", "fourier"}) {
+    std::map<std::string, double> valid;
+    for (const std::string precision : {"fp32", "bf16"}) {
+      const fs::path work = fresh_dir("bf16-" + kind + "-" + precision);
+      Result r = run(app("fourierformer-train") + " --config configs/tests/lm-tiny-" + kind +
+                     ".yaml --no-progress --overwrite --set data.path=" + corpus.string() + " --work-dir " +
+                     work.string() + " --set train.max_steps=200 --set train.log_interval=50" +
+                     " --set train.eval_interval=200 --set train.precision=" + precision);
+      INFO(kind << " " << precision << "\n" << r.output);
+      REQUIRE(r.code == 0);
+      std::ifstream in(work / "metrics.jsonl");
+      for (std::string line; std::getline(in, line);) {
+        const auto j = nlohmann::json::parse(line);
+        if (j["type"] == "eval") valid[precision] = j["loss"].get<double>();
+      }
+    }
+    INFO(kind << ": valid loss fp32 " << valid["fp32"] << ", bf16 " << valid["bf16"]);
+    // Both learn (an untrained model sits near ln 34 = 3.5; measured 2.38 and 2.36 after 200
+    // steps), and bf16 tracks fp32 within 0.02 (measured: 0.001) without being the same run.
+    CHECK(valid["fp32"] < 2.6);
+    CHECK(valid["bf16"] != valid["fp32"]);
+    CHECK(std::abs(valid["bf16"] - valid["fp32"]) < 0.02);
   }
 }

@@ -152,6 +152,8 @@ TEST_CASE("bf16 matmul, linear, embedding, conv2d_patch and attention match f64"
                    {x_in({2, 20, 3}, 24), x_in({2, 20, 5}, 25)}) == "");
   CHECK(check_bf16([](const auto& x) { return linear(x[0], x[1], x[2]); },
                    {x_in({3, 24}, 26), x_in({5, 24}, 27), x_in({5}, 28)}) == "");
+  CHECK(check_bf16([](const auto& x) { return linear(x[0], x[1], x[2], Activation::ReLU); },
+                   {x_in({3, 24}, 26), x_in({5, 24}, 27), x_in({5}, 28)}) == "");
   Tensor ids = Tensor::from_vector<int32_t>({3, 0, 3, 6, 1}, {5});
   CHECK(check_bf16([&](const auto& x) { return embedding(x[0], ids); }, {x_in({7, 4}, 29)}) == "");
   CHECK(check_bf16([](const auto& x) { return conv2d_patch(x[0], x[1], x[2], 2); },

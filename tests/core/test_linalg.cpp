@@ -211,6 +211,34 @@ TEST_CASE("linear gradients (float64)", "[linalg]") {
   }
 }
 
+TEST_CASE("linear with a fused ReLU equals relu(linear): values and gradients, exactly", "[linalg]") {
+  // Inputs with many negative pre-activations, and exact zeros (a zero row of x with a zero bias
+  // entry) where relu's mask is decided at 0 itself.
+  Tensor x = f32({6, 9}, 40), w = f32({7, 9}, 41), b = f32({7}, 42);
+  {
+    float* xs = x.data<float>();
+    for (int64_t c = 0; c < 9; ++c) xs[2 * 9 + c] = 0.0f;
+    b.data<float>()[3] = 0.0f;
+  }
+  auto grads = [&](bool fused) {
+    Tensor xl = x.detach().set_requires_grad(true), wl = w.detach().set_requires_grad(true),
+           bl = b.detach().set_requires_grad(true);
+    Tensor y = fused ? ff::linear(xl, wl, bl, ff::Activation::ReLU) : ff::relu(ff::linear(xl, wl, bl));
+    ff::sum(ff::mul(y, random_tensor(y.shape(), 43, -1, 1, DType::F32))).backward();
+    return std::vector<std::vector<float>>{y.to_vector<float>(), xl.grad().to_vector<float>(),
+                                           wl.grad().to_vector<float>(), bl.grad().to_vector<float>()};
+  };
+  const auto fused = grads(true), plain = grads(false);
+  CHECK(fused == plain);
+  const auto& y = fused[0];
+  CHECK(std::count(y.begin(), y.end(), 0.0f) > 10);  // the mask matters in this case
+  CHECK(y[2 * 7 + 3] == 0.0f);                         // the exact-zero pre-activation
+  auto f = [](const std::vector<Tensor>& in) { return ff::linear(in[0], in[1], in[2], ff::Activation::ReLU); };
+  CHECK(gradcheck(f, {random_tensor({2, 3, 4}, 44), random_tensor({5, 4}, 45), random_tensor({5}, 46)}) == "");
+  auto f_nb = [](const std::vector<Tensor>& in) { return ff::linear(ff::transpose(in[0], 0, 1), in[1], Tensor(), ff::Activation::ReLU); };
+  CHECK(gradcheck(f_nb, {random_tensor({3, 2, 4}, 47), random_tensor({5, 4}, 48)}) == "");
+}
+
 TEST_CASE("linear reports mismatched shapes", "[linalg]") {
   CHECK_THROWS_WITH(ff::linear(Tensor::zeros({2, 3, 4}), Tensor::zeros({5, 6})),
                     Contains("[2, 3, 4]") && Contains("[5, 6]"));
@@ -253,6 +281,12 @@ TEST_CASE("CUDA matmul and linear match the CPU, forward and backward", "[linalg
   SECTION("transposed views") { compare(mm_t, {f32({2, 17, 33}, 11), f32({2, 9, 17}, 12)}); }
   SECTION("linear with bias") { compare(lin, {f32({2, 7, 33}, 13), f32({20, 33}, 14), f32({20}, 15)}); }
   SECTION("linear without bias") { compare(lin_nb, {f32({7, 33}, 16), f32({20, 33}, 17)}); }
+  auto lin_relu = [](const std::vector<Tensor>& in) { return ff::linear(in[0], in[1], in[2], ff::Activation::ReLU); };
+  auto lin_relu_nb = [](const std::vector<Tensor>& in) { return ff::linear(in[0], in[1], Tensor(), ff::Activation::ReLU); };
+  SECTION("linear with ReLU (cuBLASLt's RELU_BIAS epilogue)") {
+    compare(lin_relu, {f32({2, 7, 33}, 20), f32({20, 33}, 21), f32({20}, 22)});
+  }
+  SECTION("linear with ReLU, no bias (RELU epilogue)") { compare(lin_relu_nb, {f32({7, 33}, 23), f32({20, 33}, 24)}); }
   SECTION("float64") {
     Tensor a = random_tensor({6, 5}, 18), b = random_tensor({2, 5, 4}, 19);
     Tensor got = ff::matmul(ff::to_device(a, gpu), ff::to_device(b, gpu));

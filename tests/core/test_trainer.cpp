@@ -178,6 +178,7 @@ struct Run {
   std::vector<StepRecord> steps;
   TrainOutcome outcome = TrainOutcome::Finished;
   std::vector<std::vector<float>> weights;
+  std::vector<std::string> weight_names;  // parallel to weights
   std::vector<std::vector<float>> optimizer_state;
 };
 
@@ -200,7 +201,10 @@ Run train_toy(const std::string& config_text, const std::vector<std::string>& ov
   };
   Trainer trainer(cfg, *task, gen, doc.resolved(), options);
   run.outcome = trainer.run();
-  for (const Tensor& p : task->model().parameters()) run.weights.push_back(p.to_vector<float>());
+  for (const auto& [name, p] : task->model().named_parameters()) {
+    run.weights.push_back(p.to_vector<float>());
+    run.weight_names.push_back(name);
+  }
   for (const auto& [name, t] : trainer.optimizer().state_tensors())
     if (name != "step") run.optimizer_state.push_back(t.to_vector<float>());
   clear_stop_request();
@@ -830,3 +834,57 @@ TEST_CASE("On CUDA a training step between log intervals reads nothing on the ho
   CHECK(trainer.step() == 6);
 }
 #endif
+
+// ---- Mixed precision (train.precision: bf16) ----
+
+TEST_CASE("bf16 mixed precision: the toy run tracks fp32, keeps f32 masters, and resumes bit for bit",
+          "[trainer][bf16]") {
+  TempDir fp32_dir, bf16_dir, part_dir;
+  const std::vector<std::string> longer = {"train.max_steps=240", "train.log_interval=20", "train.eval_interval=0",
+                                           "train.checkpoint.interval=0"};
+  std::vector<std::string> bf16 = longer;
+  bf16.push_back("train.precision=bf16");
+  Run a = train_toy(toy_config(fp32_dir.path()), longer);
+  Run b = train_toy(toy_config(bf16_dir.path()), bf16);
+  REQUIRE(a.steps.size() == 240);
+  REQUIRE(b.steps.size() == 240);
+  // bf16 really ran: products rounded to 8 significant bits change the losses...
+  CHECK(losses(a.steps) != losses(b.steps));
+  // ...but not the training: the loss falls from about 1.1 to about 0.03 in both, and over the
+  // last 40 steps the mean losses agree within 10% of the fp32 one (measured: 0.03383 and
+  // 0.03388). A bf16 path that loses the gradients' small components would plateau far higher.
+  auto tail_mean = [](const std::vector<StepRecord>& steps) {
+    double s = 0;
+    for (size_t i = steps.size() - 40; i < steps.size(); ++i) s += steps[i].loss;
+    return s / 40;
+  };
+  INFO("fp32 " << tail_mean(a.steps) << ", bf16 " << tail_mean(b.steps));
+  CHECK(tail_mean(a.steps) < 0.1 * a.steps.front().loss);
+  CHECK(std::abs(tail_mean(b.steps) - tail_mean(a.steps)) < 0.1 * tail_mean(a.steps));
+
+  // The weights stay f32 ("masters"), and the checkpoint holds exactly them, as f32.
+  const LoadedCheckpoint ckpt = read_checkpoint(bf16_dir / "checkpoints/step-000240");
+  const NamedTensors saved = tensors_of(ckpt.model);
+  REQUIRE(saved.size() == b.weights.size());
+  for (const auto& [name, t] : saved) {
+    INFO(name);
+    const auto it = std::find(b.weight_names.begin(), b.weight_names.end(), name);
+    REQUIRE(it != b.weight_names.end());
+    CHECK(t.dtype() == DType::F32);
+    CHECK(t.to_vector<float>() == b.weights[it - b.weight_names.begin()]);
+  }
+  for (const auto& [name, t] : tensors_of(ckpt.optimizer))
+    if (name != "step") CHECK(t.dtype() == DType::F32);
+
+  // A bf16 run stopped and resumed reproduces the straight bf16 run exactly.
+  Run part1 = train_toy(toy_config(part_dir.path()), bf16, {}, /*stop_after=*/100);
+  REQUIRE(part1.outcome == TrainOutcome::Stopped);
+  TrainerOptions resume;
+  resume.resume = true;
+  Run part2 = train_toy(toy_config(part_dir.path()), bf16, resume);
+  std::vector<double> joined = losses(part1.steps);
+  for (double l : losses(part2.steps)) joined.push_back(l);
+  CHECK(joined == losses(b.steps));
+  CHECK(part2.weights == b.weights);
+  CHECK(part2.optimizer_state == b.optimizer_state);
+}
