@@ -1,6 +1,7 @@
 #pragma once
 // Every module, for code above core.
 
+#include "core/nn/conv2d_patch.h"
 #include "core/nn/drop_path.h"
 #include "core/nn/dropout.h"
 #include "core/nn/embedding.h"

@@ -223,7 +223,7 @@ void fill_(Tensor& x, double value) {
   // Integer tensors: fill an f64 scalar and convert on copy.
   Tensor scalar = Tensor::empty({}, DType::F64, Device::cpu());
   *scalar.data<double>() = value;
-  copy_(x, x.device().is_cpu() ? scalar : to_device(scalar, x.device()));
+  copy_(x, scalar);  // copy_ moves it to x's device
 }
 
 void add_(Tensor& x, const Tensor& y, double alpha) {
