@@ -189,6 +189,8 @@ int run_evaluation(const EvalRunOptions& options, const TaskFactory& factory) {
   return exit_code_of(
       [&]() -> int {
         const fs::path ckpt_dir = resolve_checkpoint(options.checkpoint);
+        // Verified before anything of it (its config.yaml included) is trusted.
+        LoadedCheckpoint ckpt = read_checkpoint(ckpt_dir);
         const fs::path config_path = options.config.value_or(ckpt_dir / "config.yaml");
         config::Document doc = config::Document::from_file(config_path);
         doc.apply_overrides(options.overrides);
@@ -201,7 +203,6 @@ int run_evaluation(const EvalRunOptions& options, const TaskFactory& factory) {
         setup_logging(std::nullopt);
         spdlog::info("{}", banner(options.app_name, device, 1));
 
-        LoadedCheckpoint ckpt = read_checkpoint(ckpt_dir);
         Generator gen(cfg.seed);
         TaskContext context{.train = cfg, .device = device, .gen = gen, .work_dir = cfg.work_dir, .training = false};
         std::unique_ptr<Task> task = build(context);
