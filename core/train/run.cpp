@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -216,8 +217,11 @@ int run_evaluation(const EvalRunOptions& options, const TaskFactory& factory) {
         results["step"] = ckpt.trainer["step"];
         NoGradGuard no_grad;
         task->model().eval();
+        std::string nonfinite;
         for (const std::string& split : options.splits) {
           EvalResult r = task->evaluate(split, options.max_batches);
+          if (!std::isfinite(r.loss))
+            nonfinite += fmt::format("{}split '{}' has loss {}", nonfinite.empty() ? "" : ", ", split, r.loss);
           nlohmann::ordered_json entry{{"loss", r.loss}, {"units", r.units}};
           std::string line = fmt::format("{}: loss {:.4f}", split, r.loss);
           for (const auto& [k, v] : r.metrics) {
@@ -230,6 +234,11 @@ int run_evaluation(const EvalRunOptions& options, const TaskFactory& factory) {
           results["splits"][split] = entry;
         }
         if (options.json_out) write_text_atomic(*options.json_out, results.dump(2) + "\n");
+        if (!nonfinite.empty()) {
+          spdlog::error("non-finite result: {} (the checkpoint's weights or the data give NaN or infinity)",
+                        nonfinite);
+          return kExitDiverged;
+        }
         return kExitOk;
       },
       options.app_name);
