@@ -25,6 +25,7 @@ class FdStreamBuf : public std::streambuf {
   explicit FdStreamBuf(int fd) : fd_(fd) { setp(buffer_.data(), buffer_.data() + buffer_.size()); }
 
   int error() const { return error_; }
+  FileChecksum checksum() const { return checksum_.result(); }
 
  protected:
   int_type overflow(int_type ch) override {
@@ -62,6 +63,7 @@ class FdStreamBuf : public std::streambuf {
         error_ = errno;
         return false;
       }
+      checksum_.update(data, static_cast<size_t>(written));
       data += written;
       n -= static_cast<size_t>(written);
     }
@@ -70,6 +72,7 @@ class FdStreamBuf : public std::streambuf {
 
   int fd_;
   int error_ = 0;
+  Checksum checksum_;
   std::array<char, 1 << 16> buffer_;
 };
 
@@ -93,7 +96,7 @@ void fsync_directory(const std::filesystem::path& dir) {
 
 }  // namespace
 
-void write_file_atomic(const std::filesystem::path& path, const std::function<void(std::ostream&)>& writer) {
+FileChecksum write_file_atomic(const std::filesystem::path& path, const std::function<void(std::ostream&)>& writer) {
   FF_USER_CHECK(path.has_filename(), "cannot write '{}': the path names a directory, expected a file name",
                 path.string());
   const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
@@ -105,6 +108,7 @@ void write_file_atomic(const std::filesystem::path& path, const std::function<vo
                 temp.string(), errno_text(errno));
 
   bool fd_open = true;
+  FileChecksum written;
   try {
     struct stat existing;
     if (::stat(path.c_str(), &existing) == 0 && S_ISREG(existing.st_mode)) {
@@ -118,6 +122,7 @@ void write_file_atomic(const std::filesystem::path& path, const std::function<vo
       throw Error(fmt::format("writing '{}' failed: {}", path.string(),
                               buffer.error() != 0 ? errno_text(buffer.error()) : "the writer left the stream in a failed state"));
     }
+    written = buffer.checksum();
     if (::fsync(fd) != 0) throw Error(fmt::format("fsync of '{}' failed: {}", temp.string(), errno_text(errno)));
     fd_open = false;
     if (::close(fd) != 0) throw Error(fmt::format("closing '{}' failed: {}", temp.string(), errno_text(errno)));
@@ -130,10 +135,11 @@ void write_file_atomic(const std::filesystem::path& path, const std::function<vo
     throw;
   }
   fsync_directory(dir);
+  return written;
 }
 
-void write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
-  write_file_atomic(path, [&](std::ostream& out) {
+FileChecksum write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
+  return write_file_atomic(path, [&](std::ostream& out) {
     out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   });
 }

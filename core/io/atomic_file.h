@@ -15,16 +15,19 @@
 #include <span>
 #include <vector>
 
+#include "core/io/checksum.h"
+
 namespace ff::io {
 
 // writer streams the content into the given ostream; it may throw (the write is abandoned).
 // A stream error (disk full, I/O error) throws ff::Error naming the path and the errno
 // message; a directory that cannot be written throws ff::UserError. If path exists, the new
-// file keeps its permission bits.
-void write_file_atomic(const std::filesystem::path& path, const std::function<void(std::ostream&)>& writer);
+// file keeps its permission bits. Returns the size and checksum of the bytes written, computed
+// on the way out, so recording them (a checkpoint's manifest) costs no second read.
+FileChecksum write_file_atomic(const std::filesystem::path& path, const std::function<void(std::ostream&)>& writer);
 
 // Same with the content in memory.
-void write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes);
+FileChecksum write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes);
 
 // The whole content of a file. ff::UserError naming the path when it cannot be opened or read.
 std::vector<uint8_t> read_file(const std::filesystem::path& path);

@@ -45,7 +45,7 @@ bool byte_size(std::span<const int64_t> shape, size_t element_size, uint64_t* ou
 // A read-only file descriptor that reads exactly what is asked or reports the file truncated.
 class Reader {
  public:
-  explicit Reader(const std::filesystem::path& path) : path_(path) {
+  Reader(const std::filesystem::path& path, Checksum* checksum) : path_(path), checksum_(checksum) {
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     FF_USER_CHECK(fd_ >= 0, "cannot open safetensors file '{}': {}", path.string(), std::strerror(errno));
     struct stat info;
@@ -63,6 +63,7 @@ class Reader {
 
   void read(void* dst, uint64_t n) {
     auto* p = static_cast<uint8_t*>(dst);
+    const uint64_t total = n;
     while (n > 0) {
       const ssize_t got = ::read(fd_, p, std::min<uint64_t>(n, 1u << 30));
       if (got < 0 && errno == EINTR) continue;
@@ -71,10 +72,12 @@ class Reader {
       p += got;
       n -= static_cast<uint64_t>(got);
     }
+    if (checksum_) checksum_->update(dst, total);
   }
 
  private:
   std::filesystem::path path_;
+  Checksum* checksum_;
   int fd_ = -1;
   uint64_t size_ = 0;
 };
@@ -152,9 +155,9 @@ const TensorRecord* SafetensorsFile::find(std::string_view name) const {
   return nullptr;
 }
 
-SafetensorsFile load_safetensors(const std::filesystem::path& path) {
+SafetensorsFile load_safetensors(const std::filesystem::path& path, Checksum* checksum) {
   const std::string where = fmt::format("safetensors file '{}'", path.string());
-  Reader reader(path);
+  Reader reader(path, checksum);
   const uint64_t file_size = reader.size();
   FF_USER_CHECK(file_size >= 8, "{} is {} bytes, shorter than the 8-byte header length that starts the format", where,
                 file_size);
@@ -293,17 +296,18 @@ void write_safetensors(std::ostream& out, std::span<const TensorView> tensors, c
   }
 }
 
-void save_safetensors(const std::filesystem::path& path, std::span<const TensorView> tensors, const Metadata& metadata) {
+FileChecksum save_safetensors(const std::filesystem::path& path, std::span<const TensorView> tensors,
+                              const Metadata& metadata) {
   const std::string what = fmt::format("safetensors file '{}'", path.string());
-  write_file_atomic(path, [&](std::ostream& out) { write_safetensors(out, tensors, metadata, what); });
+  return write_file_atomic(path, [&](std::ostream& out) { write_safetensors(out, tensors, metadata, what); });
 }
 
-void save_safetensors(const std::filesystem::path& path, const std::vector<TensorRecord>& tensors,
-                      const Metadata& metadata) {
+FileChecksum save_safetensors(const std::filesystem::path& path, const std::vector<TensorRecord>& tensors,
+                              const Metadata& metadata) {
   std::vector<TensorView> views;
   views.reserve(tensors.size());
   for (const TensorRecord& record : tensors) views.push_back({record.name, record.dtype, record.shape, record.bytes});
-  save_safetensors(path, views, metadata);
+  return save_safetensors(path, views, metadata);
 }
 
 }  // namespace ff::io

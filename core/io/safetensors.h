@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/io/checksum.h"
 #include "core/tensor/dtype.h"
 
 namespace ff::io {
@@ -56,11 +57,11 @@ struct SafetensorsFile {
 
 // Writes the file atomically (io/atomic_file.h). Throws ff::Error for records that cannot be
 // written: duplicate or empty names, "__metadata__" as a name, a negative dimension, or bytes
-// whose size is not product(shape) * dtype_size.
-void save_safetensors(const std::filesystem::path& path, std::span<const TensorView> tensors,
-                      const Metadata& metadata = {});
-void save_safetensors(const std::filesystem::path& path, const std::vector<TensorRecord>& tensors,
-                      const Metadata& metadata = {});
+// whose size is not product(shape) * dtype_size. Returns the file's size and checksum.
+FileChecksum save_safetensors(const std::filesystem::path& path, std::span<const TensorView> tensors,
+                              const Metadata& metadata = {});
+FileChecksum save_safetensors(const std::filesystem::path& path, const std::vector<TensorRecord>& tensors,
+                              const Metadata& metadata = {});
 
 // The file content without the file; `what` names the destination in error messages.
 void write_safetensors(std::ostream& out, std::span<const TensorView> tensors, const Metadata& metadata,
@@ -69,8 +70,9 @@ void write_safetensors(std::ostream& out, std::span<const TensorView> tensors, c
 // Reads and validates a whole file in one sequential pass. Anything malformed (truncated,
 // header length beyond the file or above 100 MB, bad JSON, a missing or wrong field, an
 // unsupported dtype, offsets that do not match the shape, overlap, gaps, trailing bytes)
-// throws ff::UserError naming the file, what is wrong and what was expected.
-SafetensorsFile load_safetensors(const std::filesystem::path& path);
+// throws ff::UserError naming the file, what is wrong and what was expected. A given `checksum`
+// is fed every byte as it is read; after a successful load that is the whole file, in order.
+SafetensorsFile load_safetensors(const std::filesystem::path& path, Checksum* checksum = nullptr);
 
 // Largest header we accept, as the reference implementation.
 inline constexpr uint64_t kMaxSafetensorsHeader = 100'000'000;

@@ -21,6 +21,11 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kLatest = "latest";
+constexpr const char* kModelFile = "model.safetensors";
+constexpr const char* kOptimizerFile = "optimizer.safetensors";
+constexpr const char* kTrainerFile = "trainer.json";
+constexpr const char* kConfigFile = "config.yaml";
+constexpr const char* kManifestFile = "checksums.json";
 
 void fsync_dir(const fs::path& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
@@ -55,13 +60,107 @@ HostTensors host_views(const NamedTensors& tensors) {
   return out;
 }
 
-void write_text(const fs::path& path, const std::string& text) {
-  io::write_file_atomic(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+io::FileChecksum write_text(const fs::path& path, const std::string& text) {
+  return io::write_file_atomic(path,
+                               std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
 std::string read_text(const fs::path& path) {
   std::vector<uint8_t> bytes = io::read_file(path);
   return std::string(bytes.begin(), bytes.end());
+}
+
+// checksums.json: {"algorithm": "xxh3_64", "files": {"<name>": {"bytes": N, "hash": "<16 hex digits>"}}}
+
+using Manifest = std::map<std::string, io::FileChecksum>;
+
+std::string manifest_json(const Manifest& files) {
+  nlohmann::ordered_json j;
+  j["algorithm"] = io::kChecksumAlgorithm;
+  j["files"] = nlohmann::ordered_json::object();
+  for (const auto& [name, sum] : files) j["files"][name] = {{"bytes", sum.bytes}, {"hash", io::checksum_hex(sum.hash)}};
+  return j.dump(2) + "\n";
+}
+
+Manifest read_manifest(const fs::path& dir) {
+  const fs::path path = dir / kManifestFile;
+  FF_USER_CHECK(fs::exists(path),
+                "checkpoint '{}' has no {}, so its files cannot be verified: it is incomplete or was written before "
+                "checkpoints carried checksums; use another checkpoint",
+                dir.string(), kManifestFile);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(read_text(path));
+  } catch (const nlohmann::json::exception& e) {
+    throw UserError(fmt::format("{}: invalid JSON ({}): the checkpoint is corrupt; use another checkpoint",
+                                path.string(), e.what()));
+  }
+  const char* expected =
+      R"(expected {"algorithm": "xxh3_64", "files": {"<name>": {"bytes": N, "hash": "<16 hex digits>"}}})";
+  FF_USER_CHECK(j.is_object() && j.contains("algorithm") && j["algorithm"].is_string() && j.contains("files") &&
+                    j["files"].is_object(),
+                "{}: {}", path.string(), expected);
+  const std::string algorithm = j["algorithm"].get<std::string>();
+  FF_USER_CHECK(algorithm == io::kChecksumAlgorithm, "{}: the checksums are '{}', this build verifies '{}'",
+                path.string(), algorithm, io::kChecksumAlgorithm);
+  Manifest files;
+  for (const auto& [name, entry] : j["files"].items()) {
+    uint64_t hash = 0;
+    const bool ok = entry.is_object() && entry.contains("bytes") && entry["bytes"].is_number_unsigned() &&
+                    entry.contains("hash") && entry["hash"].is_string() &&
+                    io::parse_checksum_hex(entry["hash"].get<std::string>(), &hash);
+    FF_USER_CHECK(ok, "{}: the entry of '{}' is {}, {}", path.string(), name, entry.dump(), expected);
+    // Only files of this directory: a listed "../x" must not make us read elsewhere.
+    FF_USER_CHECK(!name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos,
+                  "{}: '{}' is not a file name of the checkpoint directory", path.string(), name);
+    files[name] = {.bytes = entry["bytes"].get<uint64_t>(), .hash = hash};
+  }
+  for (const char* name : {kModelFile, kOptimizerFile, kTrainerFile, kConfigFile}) {
+    const bool required = name == kModelFile || name == kTrainerFile;
+    FF_USER_CHECK(files.contains(name) || (!required && !fs::exists(dir / name)),
+                  "{} does not list {}: the checkpoint is corrupt or was modified; use another checkpoint",
+                  path.string(), name);
+  }
+  return files;
+}
+
+void check_size(const fs::path& path, uint64_t expected, uint64_t actual) {
+  FF_USER_CHECK(actual == expected,
+                "{}: {} bytes, {} lists {}: the file is truncated, corrupt or was modified since it was saved; use "
+                "another checkpoint",
+                path.string(), actual, kManifestFile, expected);
+}
+
+void check_checksum(const fs::path& path, const io::FileChecksum& expected, const io::FileChecksum& actual) {
+  check_size(path, expected.bytes, actual.bytes);
+  FF_USER_CHECK(actual.hash == expected.hash,
+                "{}: checksum mismatch (expected {} {}, got {}): the file is corrupt or was modified since it was "
+                "saved; use another checkpoint",
+                path.string(), io::kChecksumAlgorithm, io::checksum_hex(expected.hash), io::checksum_hex(actual.hash));
+}
+
+// A listed file with its listed size: a cheap check of every file before any is read.
+void check_present(const fs::path& path, const io::FileChecksum& expected) {
+  std::error_code ec;
+  const uint64_t size = fs::file_size(path, ec);
+  FF_USER_CHECK(!ec, "checkpoint '{}' is incomplete: {} is missing ({} lists it); use another checkpoint",
+                path.parent_path().string(), path.filename().string(), kManifestFile);
+  check_size(path, expected.bytes, size);
+}
+
+// Parsed and hashed in one pass. When parsing fails, a damaged file is reported as damaged (its
+// checksum), not as malformed: that is the cause, and the message says what to do.
+io::SafetensorsFile read_verified_safetensors(const fs::path& path, const io::FileChecksum& expected) {
+  io::Checksum sum;
+  io::SafetensorsFile file;
+  try {
+    file = io::load_safetensors(path, &sum);
+  } catch (const UserError&) {
+    check_checksum(path, expected, io::checksum_file(path));
+    throw;
+  }
+  check_checksum(path, expected, sum.result());
+  return file;
 }
 
 // Puts `from` at `to`; an existing `to` ends up at `from` (to be removed by the caller).
@@ -106,16 +205,18 @@ fs::path CheckpointManager::save(const std::string& name, const CheckpointData& 
   const fs::path final_dir = dir_ / name;
   fs::remove_all(tmp);
   fs::create_directories(tmp);
+  Manifest files;
   {
     HostTensors model = host_views(data.model);
-    io::save_safetensors(tmp / "model.safetensors", model.views, {{"format", "pt"}});
+    files[kModelFile] = io::save_safetensors(tmp / kModelFile, model.views, {{"format", "pt"}});
   }
   {
     HostTensors opt = host_views(data.optimizer);
-    io::save_safetensors(tmp / "optimizer.safetensors", opt.views);
+    files[kOptimizerFile] = io::save_safetensors(tmp / kOptimizerFile, opt.views);
   }
-  write_text(tmp / "trainer.json", data.trainer.dump(2) + "\n");
-  if (!data.config_yaml.empty()) write_text(tmp / "config.yaml", data.config_yaml);
+  files[kTrainerFile] = write_text(tmp / kTrainerFile, data.trainer.dump(2) + "\n");
+  if (!data.config_yaml.empty()) files[kConfigFile] = write_text(tmp / kConfigFile, data.config_yaml);
+  write_text(tmp / kManifestFile, manifest_json(files));
   fsync_dir(tmp);
   move_into_place(tmp, final_dir);
   fsync_dir(dir_);
@@ -163,7 +264,7 @@ void CheckpointManager::remove_stale_temps() const {
 
 fs::path resolve_checkpoint(const fs::path& path) {
   FF_USER_CHECK(fs::exists(path), "checkpoint '{}' does not exist", path.string());
-  if (fs::exists(path / "trainer.json")) return path;
+  if (fs::exists(path / kTrainerFile)) return path;
   for (const fs::path& dir : {path, path / "checkpoints"})
     if (fs::exists(dir / kLatest)) return *CheckpointManager(dir, 1).latest();
   throw UserError(fmt::format(
@@ -176,20 +277,25 @@ LoadedCheckpoint read_checkpoint(const fs::path& dir) {
   LoadedCheckpoint out;
   out.dir = dir;
   FF_USER_CHECK(fs::is_directory(dir), "checkpoint '{}' is not a directory", dir.string());
-  const fs::path trainer = dir / "trainer.json";
-  FF_USER_CHECK(fs::exists(trainer), "checkpoint '{}' is incomplete: {} is missing", dir.string(), trainer.string());
+  const Manifest files = read_manifest(dir);
+  for (const auto& [name, expected] : files) check_present(dir / name, expected);
+  for (const auto& [name, expected] : files)
+    if (name != kModelFile && name != kOptimizerFile && name != kTrainerFile)
+      check_checksum(dir / name, expected, io::checksum_file(dir / name));
+
+  const fs::path trainer = dir / kTrainerFile;
+  const std::vector<uint8_t> trainer_bytes = io::read_file(trainer);
+  check_checksum(trainer, files.at(kTrainerFile), {.bytes = trainer_bytes.size(), .hash = io::checksum(trainer_bytes)});
   try {
-    out.trainer = nlohmann::ordered_json::parse(read_text(trainer));
+    out.trainer = nlohmann::ordered_json::parse(trainer_bytes);
   } catch (const nlohmann::json::exception& e) {
     throw UserError(fmt::format("{}: invalid JSON ({})", trainer.string(), e.what()));
   }
   FF_USER_CHECK(out.trainer.is_object() && out.trainer.contains("step") && out.trainer["step"].is_number_integer(),
                 "{}: expected a JSON object with an integer 'step'", trainer.string());
-  const fs::path model = dir / "model.safetensors";
-  FF_USER_CHECK(fs::exists(model), "checkpoint '{}' is incomplete: {} is missing", dir.string(), model.string());
-  out.model = io::load_safetensors(model);
-  const fs::path opt = dir / "optimizer.safetensors";
-  if (fs::exists(opt)) out.optimizer = io::load_safetensors(opt);
+  out.model = read_verified_safetensors(dir / kModelFile, files.at(kModelFile));
+  if (files.contains(kOptimizerFile))
+    out.optimizer = read_verified_safetensors(dir / kOptimizerFile, files.at(kOptimizerFile));
   return out;
 }
 

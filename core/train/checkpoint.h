@@ -6,6 +6,8 @@
 //                           trainer.json           step, RNG state, data position, best
 //                                                  validation loss, resolved config, version
 //                           config.yaml            the resolved config (for eval and people)
+//                           checksums.json         size and XXH3-64 hash of each file above,
+//                                                  computed as they are written; written last
 //   best/                   the same, for the lowest validation loss so far
 //   latest                  one line: the name of the newest complete checkpoint ("step-000500")
 //
@@ -79,8 +81,10 @@ class CheckpointManager {
 // otherwise, naming the path and what was looked for.
 std::filesystem::path resolve_checkpoint(const std::filesystem::path& path);
 
-// Reads every file of a checkpoint directory; anything missing, truncated or malformed is an
-// ff::UserError naming the file.
+// Reads every file of a checkpoint directory and verifies each against checksums.json (size,
+// then the hash of the bytes as they are read) before trusting its content. A missing manifest,
+// a file it should list but does not, a missing, truncated, corrupt or malformed file is an
+// ff::UserError naming the file (and for a mismatch the expected and actual hash).
 LoadedCheckpoint read_checkpoint(const std::filesystem::path& dir);
 
 // Copies the file's tensors into `into` (same names, shapes and dtypes; any device). A missing,

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -271,6 +272,8 @@ int run_evaluation(const EvalRunOptions& options, const TaskFactory& factory) {
   return exit_code_of(
       [&]() -> int {
         const fs::path ckpt_dir = resolve_checkpoint(options.checkpoint);
+        // Verified before anything of it (its config.yaml included) is trusted.
+        LoadedCheckpoint ckpt = read_checkpoint(ckpt_dir);
         const fs::path config_path = options.config.value_or(ckpt_dir / "config.yaml");
         config::Document doc = config::Document::from_file(config_path);
         doc.apply_overrides(options.overrides);
@@ -283,7 +286,6 @@ int run_evaluation(const EvalRunOptions& options, const TaskFactory& factory) {
         if (options.json_out) check_output_file(*options.json_out, "--json");
         spdlog::info("{}", banner(options.app_name, device, 1));
 
-        LoadedCheckpoint ckpt = read_checkpoint(ckpt_dir);
         Generator gen(cfg.seed);
         TaskContext context{.train = cfg, .device = device, .gen = gen, .work_dir = cfg.work_dir, .training = false};
         std::unique_ptr<Task> task = build(context);
@@ -300,12 +302,15 @@ int run_evaluation(const EvalRunOptions& options, const TaskFactory& factory) {
         AutocastGuard autocast(cfg.precision == "bf16" ? std::optional<DType>(DType::BF16) : std::nullopt);
         task->model().eval();
         ProgressLine progress(ProgressLine::stderr_is_terminal());
+        std::string nonfinite;
         for (const std::string& split : options.splits) {
           EvalResult r;
           {
             EvalProgressLine eval_line(progress, fmt::format("{} {}", options.app_name, split));
             r = task->evaluate(split, options.max_batches, eval_line.callback());
           }
+          if (!std::isfinite(r.loss))
+            nonfinite += fmt::format("{}split '{}' has loss {}", nonfinite.empty() ? "" : ", ", split, r.loss);
           nlohmann::ordered_json entry{{"loss", r.loss}, {"units", r.units}};
           std::string line = fmt::format("{}: loss {:.4f}", split, r.loss);
           for (const auto& [k, v] : r.metrics) {
@@ -318,6 +323,11 @@ int run_evaluation(const EvalRunOptions& options, const TaskFactory& factory) {
           results["splits"][split] = entry;
         }
         if (options.json_out) write_text_atomic(*options.json_out, results.dump(2) + "\n");
+        if (!nonfinite.empty()) {
+          spdlog::error("non-finite result: {} (the checkpoint's weights or the data give NaN or infinity)",
+                        nonfinite);
+          return kExitDiverged;
+        }
         return kExitOk;
       },
       options.app_name);

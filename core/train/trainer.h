@@ -43,12 +43,12 @@
 
 namespace ff::train {
 
-// Exit codes of fourierformer-train (documented in docs/training.md).
+// Exit codes of fourierformer-train and -eval (documented in docs/training.md).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitError = 1;      // a bug or an environment failure
 inline constexpr int kExitUserError = 2;  // bad config, command line, data or checkpoint
 inline constexpr int kExitStopped = 3;    // SIGTERM/SIGUSR1/SIGINT: checkpoint saved; resume with --resume
-inline constexpr int kExitDiverged = 4;   // non-finite loss/gradient limit reached
+inline constexpr int kExitDiverged = 4;   // non-finite loss/gradient limit reached; eval: a non-finite loss
 
 // Thrown when the non-finite policy gives up; the message names the step.
 class TrainingDiverged : public Error {

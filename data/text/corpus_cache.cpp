@@ -11,7 +11,7 @@
 #include <cstring>
 #include <optional>
 
-#include "data/text/hash.h"
+#include "core/io/checksum.h"
 #include "kernels/common.h"
 
 namespace ff::data {
@@ -36,9 +36,7 @@ struct Header {
 };
 static_assert(sizeof(Header) == kHeaderBytes);
 
-uint64_t header_checksum(const Header& h) {
-  return hash_bytes(&h, offsetof(Header, header_checksum), 0x5eed);
-}
+uint64_t header_checksum(const Header& h) { return io::checksum(&h, offsetof(Header, header_checksum)); }
 
 // Appends plain values to a byte buffer (the metadata block).
 class ByteWriter {
@@ -137,14 +135,14 @@ class PayloadReader {
       p += got;
       n -= static_cast<size_t>(got);
     }
-    hash_.update(dst, total);
+    checksum_.update(dst, total);
     return true;
   }
-  uint64_t checksum() const { return hash_.finish(); }
+  uint64_t checksum() const { return checksum_.result().hash; }
 
  private:
   int fd_;
-  StreamHash hash_;
+  io::Checksum checksum_;
 };
 
 class PayloadWriter {
@@ -152,15 +150,15 @@ class PayloadWriter {
   explicit PayloadWriter(AtomicFileWriter& out) : out_(out) {}
   void write(const void* data, size_t n) {
     out_.write(data, n);
-    hash_.update(data, n);
+    checksum_.update(data, n);
     bytes_ += n;
   }
-  uint64_t checksum() const { return hash_.finish(); }
+  uint64_t checksum() const { return checksum_.result().hash; }
   uint64_t bytes() const { return bytes_; }
 
  private:
   AtomicFileWriter& out_;
-  StreamHash hash_;
+  io::Checksum checksum_;
   uint64_t bytes_ = 0;
 };
 
@@ -211,7 +209,7 @@ CacheReadResult read_corpus_cache(const std::filesystem::path& path, const Cache
   CacheReadResult result;
   ArraySizes sizes;
   if (!in.read(metadata_block.data(), metadata_bytes) ||
-      hash_bytes(metadata_block.data(), metadata_block.size()) != h.metadata_checksum ||
+      io::checksum(metadata_block.data(), metadata_block.size()) != h.metadata_checksum ||
       !decode_metadata(metadata_block, result.contents.metadata, sizes))
     return failed(CacheStatus::corrupt, "unreadable metadata");
   if (sizes.vocab_size == 0 || sizes.vocab_size >= INT32_MAX || sizes.arena_bytes > h.payload_bytes ||
@@ -283,7 +281,7 @@ void write_corpus_cache(const std::filesystem::path& path, const CorpusCacheCont
   h.header_bytes = kHeaderBytes;
   h.payload_bytes = out.bytes();
   h.payload_checksum = out.checksum();
-  h.metadata_checksum = hash_bytes(metadata.data(), metadata.size());
+  h.metadata_checksum = io::checksum(metadata.data(), metadata.size());
   h.header_checksum = header_checksum(h);
   file.pwrite_at(0, &h, sizeof h);
   file.commit();

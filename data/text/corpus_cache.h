@@ -4,7 +4,7 @@
 //
 //   header (64 bytes): magic "FFTXTCOR", u32 version, u32 header bytes, u64 payload bytes,
 //                      u64 payload checksum, u64 metadata checksum, u64 checksum of the 40
-//                      bytes before it, zeros
+//                      bytes before it, zeros (checksums: XXH3-64, core/io/checksum.h)
 //   payload:           u64 metadata bytes, metadata (per split: file name, size, mtime,
 //                      content hash; unk symbol; vocabulary size; arena bytes; id counts),
 //                      u64 symbol offsets[V + 1], i64 counts[V], the symbol arena, zero
@@ -26,7 +26,8 @@
 
 namespace ff::data {
 
-inline constexpr uint32_t kCorpusCacheVersion = 1;
+// 2: checksums and content hashes are XXH3-64 (1 used a hash of our own).
+inline constexpr uint32_t kCorpusCacheVersion = 2;
 
 struct CorpusSource {
   std::string file_name;  // e.g. "train.txt" or "wiki.train.tokens"

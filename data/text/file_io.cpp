@@ -8,9 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
-#include <vector>
 
-#include "data/text/hash.h"
 #include "kernels/common.h"
 
 namespace ff::data {
@@ -63,21 +61,6 @@ FileFingerprint stat_fingerprint(const std::filesystem::path& path) {
   fp.size = static_cast<uint64_t>(st.st_size);
   fp.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 + st.st_mtim.tv_nsec;
   return fp;
-}
-
-uint64_t hash_file(const std::filesystem::path& path) {
-  struct stat st {};
-  Fd f = open_regular_for_read(path, st);
-  std::vector<char> chunk(size_t{4} << 20);
-  StreamHash h;
-  for (;;) {
-    const ssize_t n = ::read(f.fd, chunk.data(), chunk.size());
-    if (n < 0 && errno == EINTR) continue;
-    FF_USER_CHECK(n >= 0, "error reading '{}': {}", path.string(), std::strerror(errno));
-    if (n == 0) break;
-    h.update(chunk.data(), static_cast<size_t>(n));
-  }
-  return h.finish();
 }
 
 AtomicFileWriter::AtomicFileWriter(std::filesystem::path destination) : destination_(std::move(destination)) {

@@ -33,10 +33,9 @@ struct FileFingerprint {
   friend bool operator==(const FileFingerprint&, const FileFingerprint&) = default;
 };
 
-// Size and mtime from stat(); content_hash left 0. ff::UserError when the file is missing.
+// Size and mtime from stat(); content_hash (io::checksum of the bytes) left 0. ff::UserError
+// when the file is missing.
 FileFingerprint stat_fingerprint(const std::filesystem::path& path);
-// Hash of the file's bytes, read in chunks (the same value as hash_bytes over the whole file).
-uint64_t hash_file(const std::filesystem::path& path);
 
 // A file written under a temporary name in the destination's directory, fsynced and renamed
 // over the destination on commit(); removed if destroyed before commit().

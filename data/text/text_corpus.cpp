@@ -8,7 +8,7 @@
 #include <optional>
 #include <system_error>
 
-#include "data/text/hash.h"
+#include "core/io/checksum.h"
 #include "kernels/common.h"
 
 namespace ff::data {
@@ -36,7 +36,7 @@ fs::path user_cache_path(const fs::path& dir) {
   }
   std::error_code ec;
   const std::string key = fs::weakly_canonical(dir, ec).string();
-  return base / "fourierformer" / "corpora" / fmt::format("{:016x}.bin", hash_bytes(key.data(), key.size()));
+  return base / "fourierformer" / "corpora" / fmt::format("{:016x}.bin", io::checksum(key));
 }
 
 // The fingerprints of the current text files, content hashes computed at most once.
@@ -60,7 +60,7 @@ class CurrentSources {
         return fmt::format("'{}' changed size ({} -> {} bytes)", name, cached.fingerprint.size,
                            stat_[s].size);
       if (verify_content_) {
-        if (!hashes_[s]) hashes_[s] = hash_file(paths_[s]);
+        if (!hashes_[s]) hashes_[s] = io::checksum_file(paths_[s]).hash;
         if (cached.fingerprint.content_hash != *hashes_[s]) return fmt::format("'{}' changed contents", name);
       } else if (cached.fingerprint.mtime_ns != stat_[s].mtime_ns) {
         return fmt::format("'{}' changed modification time", name);
@@ -153,7 +153,7 @@ TextCorpus TextCorpus::load(const fs::path& dir, const TextCorpusOptions& option
     source.file_name = path.filename().string();
     source.fingerprint = current.at_read_time(s);
     source.fingerprint.size = text.size();
-    source.fingerprint.content_hash = hash_bytes(text.view().data(), text.size());
+    source.fingerprint.content_hash = io::checksum(text.view());
     if (s == static_cast<size_t>(Split::train)) {
       VocabAndIds train = build_vocab_and_encode(text.view(), path.string(), options.unk_symbol);
       FF_USER_CHECK(!train.ids.empty(), "'{}' is empty; expected the training text", path.string());

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -13,6 +14,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "core/train/checkpoint.h"
 
 namespace fs = std::filesystem;
 
@@ -133,6 +136,65 @@ TEST_CASE("apps: train and evaluate the tiny LM, text and JSON results", "[apps]
   const double stream_tokens = test["units"].get<double>();
   CHECK(stream_tokens > 1000);
   CHECK(test["ppl"].get<double>() < ppl * 1.5);
+}
+
+TEST_CASE("apps: fourierformer-eval refuses a changed checkpoint (exit 2) and a non-finite loss (exit 4)",
+          "[apps][lm][checkpoint]") {
+  const fs::path corpus = make_corpus("eval-refuses-corpus");
+  const fs::path work = fresh_dir("eval-refuses-run");
+  Result t = run(app("fourierformer-train") + " --config configs/tests/lm-tiny-softmax.yaml --no-progress" +
+                 " --set data.path=" + corpus.string() + " --set train.max_steps=2 --set train.eval_interval=0" +
+                 " --work-dir " + work.string());
+  INFO(t.output);
+  REQUIRE(t.code == 0);
+  const fs::path ckpt = work / "checkpoints" / "step-000002";
+  REQUIRE(fs::exists(ckpt / "checksums.json"));
+
+  // One byte of tensor data in a copy: the safetensors header stays valid, only the checksum
+  // can tell.
+  const fs::path changed = fresh_dir("eval-refuses-changed") / "step-000002";
+  fs::copy(ckpt, changed);
+  const fs::path model = changed / "model.safetensors";
+  std::string bytes = read_bytes(model);
+  uint64_t header = 0;
+  std::memcpy(&header, bytes.data(), 8);
+  bytes[8 + header + 3] ^= 0x01;
+  write(model, bytes);
+  Result e = run(app("fourierformer-eval") + " --checkpoint " + changed.string());
+  INFO(e.output);
+  CHECK(e.code == 2);
+  CHECK(e.output.find("fourierformer-eval: error: " + model.string() + ": checksum mismatch (expected xxh3_64 ") !=
+        std::string::npos);
+  CHECK(e.output.find("test: loss") == std::string::npos);
+
+  // NaN weights with valid checksums, written through the library as the trainer writes them:
+  // eval still prints the results, then fails naming each split.
+  ff::train::LoadedCheckpoint loaded = ff::train::read_checkpoint(ckpt);
+  ff::train::CheckpointData data{.model = ff::train::tensors_of(loaded.model),
+                                 .optimizer = ff::train::tensors_of(loaded.optimizer),
+                                 .trainer = loaded.trainer,
+                                 .config_yaml = read_bytes(ckpt / "config.yaml")};
+  bool found_bias = false;
+  for (auto& [name, tensor] : data.model) {
+    if (name != "crit.out_layers.0.bias") continue;
+    found_bias = true;
+    float* values = tensor.data<float>();
+    for (int64_t i = 0; i < tensor.numel(); ++i) values[i] = std::nanf("");
+  }
+  REQUIRE(found_bias);
+  const fs::path nan_dir = fresh_dir("eval-refuses-nan");
+  ff::train::CheckpointManager(nan_dir, 1).save("step-000002", data);
+  const fs::path json = nan_dir / "eval.json";
+  Result n = run(app("fourierformer-eval") + " --checkpoint " + (nan_dir / "step-000002").string() +
+                 " --split valid,test --json " + json.string());
+  INFO(n.output);
+  CHECK(n.code == 4);
+  CHECK(n.output.find("valid: loss nan") != std::string::npos);
+  CHECK(n.output.find("test: loss nan") != std::string::npos);
+  CHECK(n.output.find("[error] non-finite result: split 'valid' has loss nan, split 'test' has loss nan") !=
+        std::string::npos);
+  const auto results = nlohmann::json::parse(read_bytes(json));
+  CHECK(results["splits"]["test"]["loss"].is_null());  // JSON has no NaN
 }
 
 TEST_CASE("apps: LM resume is bit-exact (N steps + resume + N steps == 2N steps)", "[apps][lm]") {

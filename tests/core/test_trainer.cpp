@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <numeric>
@@ -368,6 +369,28 @@ TEST_CASE("A process killed while writing a checkpoint leaves the previous one l
     manager.remove_stale_temps();
     for (const auto& e : fs::directory_iterator(ckpts)) CHECK_FALSE(e.path().filename().string().starts_with(".tmp"));
   }
+}
+
+TEST_CASE("Resuming from a checkpoint with a changed byte stops, naming the file", "[trainer]") {
+  TempDir dir, other;
+  train_toy(toy_config(dir.path()));
+  const fs::path ckpt = dir / "checkpoints/step-000008";
+  const fs::path optimizer = ckpt / "optimizer.safetensors";
+  // One byte of the first tensor's data (after the 8-byte length and the header).
+  std::string bytes = data::testing::read_file(optimizer);
+  uint64_t header = 0;
+  std::memcpy(&header, bytes.data(), 8);
+  bytes[8 + header + 2] ^= 0x01;
+  data::testing::write_file(optimizer, bytes);
+
+  TrainerOptions resume;
+  resume.resume = true;
+  resume.resume_from = ckpt;
+  CHECK_THROWS_AS(train_toy(toy_config(other.path()), {}, resume), UserError);
+  CHECK_THROWS_WITH(train_toy(toy_config(other.path()), {}, resume),
+                    Catch::Contains(optimizer.string() + ": checksum mismatch"));
+  CHECK(CheckpointManager(other / "checkpoints", 2).step_checkpoints().empty());
+  CHECK_FALSE(fs::exists(other / "metrics.jsonl"));
 }
 
 TEST_CASE("Non-finite steps are skipped and counted, and abort after max_in_a_row", "[trainer]") {
