@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/device_query.h"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -132,6 +134,38 @@ TEST_CASE("apps: train and evaluate the tiny LM, text and JSON results", "[apps]
   const double stream_tokens = test["units"].get<double>();
   CHECK(stream_tokens > 1000);
   CHECK(test["ppl"].get<double>() < ppl * 1.5);
+}
+
+TEST_CASE("apps: the banner says where CUDA stands: built without it, no GPU, or the driver", "[apps][lm]") {
+  const fs::path corpus = make_corpus("banner-corpus");
+  const fs::path work = fresh_dir("banner-run");
+  Result r = run(app("fourierformer-train") + " --config configs/tests/lm-tiny-softmax.yaml --no-progress --set data.path=" +
+                 corpus.string() + " --set train.max_steps=1 --work-dir " + work.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  std::istringstream lines(r.output);
+  std::string banner;
+  for (std::string line; std::getline(lines, line);)
+    if (line.find("] fourierformer-train ") != std::string::npos && line.find(" | world size ") != std::string::npos)
+      banner = line;
+  REQUIRE_FALSE(banner.empty());
+#ifdef FF_WITH_CUDA
+  // A CUDA build on a machine without a driver: cudaDriverGetVersion gives 0 and the runtime
+  // reports "CUDA driver version is insufficient"; neither is news to print.
+  CHECK(banner.find(" | CUDA runtime ") != std::string::npos);
+  CHECK(banner.find("driver 0.0") == std::string::npos);
+  if (ff::kernels::cuda_device_count() == 0) {
+    CHECK(banner.find(", no GPU | cuDNN ") != std::string::npos);
+  } else {
+    CHECK(banner.find(", driver ") != std::string::npos);
+    CHECK(banner.find("no GPU") == std::string::npos);
+  }
+  CHECK(banner.find("built without CUDA") == std::string::npos);
+#else
+  CHECK(banner.find(" | device cpu | built without CUDA | threads ") != std::string::npos);
+  CHECK(banner.find("CUDA runtime") == std::string::npos);
+#endif
+  CHECK(r.output.find("insufficient") == std::string::npos);
 }
 
 TEST_CASE("apps: LM resume is bit-exact (N steps + resume + N steps == 2N steps)", "[apps][lm]") {
