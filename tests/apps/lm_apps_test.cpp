@@ -1,8 +1,10 @@
 // fourierformer-train / fourierformer-eval on the language model, run as the user runs them
 // (the binaries under FF_BINARY_DIR/apps) on corpora the tests write.
 
+#include <fmt/format.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
@@ -232,6 +234,10 @@ TEST_CASE("apps: LM config errors stop with one line and exit code 2", "[apps][l
       {" --set model.dropout=1.5", "'model.dropout'", "1.5"},
       {" --set model.attention.kind=cosine", "'model.attention.kind'", "fourier"},
       {" --set data.path=/nonexistent/corpus", "'data.path'", "/nonexistent/corpus' does not exist"},
+      {" --set data.path=/nonexistent/corpus",
+       "prepare a corpus there with scripts/data/prepare-brown.sh /nonexistent/corpus (the Brown corpus) or "
+       "scripts/data/get-wikitext103.sh /nonexistent/corpus (WikiText-103)",
+       "docs/data.md"},
       {" --set model.cutoffs=[20,5000]", "model.cutoffs", "vocabulary size"},
   };
   for (const Case& c : cases) {
@@ -242,6 +248,43 @@ TEST_CASE("apps: LM config errors stop with one line and exit code 2", "[apps][l
     CHECK(r.output.find(c.expect2) != std::string::npos);
     CHECK(r.output.find("internal error") == std::string::npos);
   }
+
+  // The README's commands on a machine without the corpora: the configs' default paths under
+  // FF_DATA_DIR are the directories the preparation scripts write by default; the message names
+  // the script with that directory.
+  const fs::path data_dir = fresh_dir("no-corpora");
+  const fs::path work = data_dir / "run";
+  struct Readme {
+    std::string config, corpus, script;
+  };
+  for (const Readme& c : {Readme{"brown-small-softmax", "brown", "scripts/data/prepare-brown.sh"},
+                          Readme{"wt103-small-fourier", "wikitext-103", "scripts/data/get-wikitext103.sh"}}) {
+    const std::string corpus = (data_dir / c.corpus).string();
+    Result r = run(fmt::format("env -u FF_BROWN_DIR -u FF_WT103_DIR FF_DATA_DIR={} {} --config configs/lm/{}.yaml "
+                               "--work-dir {}",
+                               data_dir.string(), app("fourierformer-train"), c.config, work.string()));
+    INFO(c.config << "\n" << r.output);
+    CHECK(r.code == 2);
+    CHECK(r.output.find(fmt::format("'{}' does not exist", corpus)) != std::string::npos);
+    CHECK(r.output.find(fmt::format(" there with {} {} (docs/data.md)\n", c.script, corpus)) != std::string::npos);
+    CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+    CHECK_FALSE(fs::exists(work));
+  }
+
+  // A corpus directory without its test file: named, before the work directory is created.
+  const fs::path partial = fresh_dir("partial-corpus");
+  write(partial / "train.txt", sentences(10, 1));
+  write(partial / "valid.txt", sentences(10, 2));
+  Result p = run(app("fourierformer-train") + " --config configs/tests/lm-tiny-softmax.yaml --set data.path=" +
+                 partial.string() + " --work-dir " + work.string());
+  INFO(p.output);
+  CHECK(p.code == 2);
+  CHECK(p.output == "fourierformer-train: error: --set data.path=" + partial.string() + ": 'data.path' is incomplete: "
+                    "corpus directory '" + partial.string() + "' lacks test.txt; expected the files train.txt, "
+                    "valid.txt, test.txt (or wiki.train.tokens, wiki.valid.tokens, wiki.test.tokens); "
+                    "scripts/data/prepare-brown.sh DIR and scripts/data/get-wikitext103.sh DIR write a complete "
+                    "corpus into a new DIR (docs/data.md)\n");
+  CHECK_FALSE(fs::exists(work));
   Result e = run(app("fourierformer-eval") + " --checkpoint /nonexistent/run");
   INFO(e.output);
   CHECK(e.code == 2);
