@@ -20,6 +20,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "apps/common/cli.h"
 #include "apps/common/lm_task.h"
 #include "core/config/config.h"
 #include "core/ops/ops.h"
@@ -178,21 +179,6 @@ json bench_train(const std::string& config_path, const std::vector<std::string>&
           {"peak_extra_bytes", memory_stats(device).peak - base}};
 }
 
-std::vector<int64_t> parse_shape(const std::string& text) {
-  std::vector<int64_t> dims;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    try {
-      dims.push_back(std::stoll(item));
-    } catch (const std::exception&) {
-      throw UserError(fmt::format("--shape '{}': expected B,H,Nq,Nk,D (5 integers)", text));
-    }
-  }
-  FF_USER_CHECK(dims.size() == 5, "--shape '{}': expected B,H,Nq,Nk,D (5 integers)", text);
-  return dims;
-}
-
 void print_table(const json& rows) {
   std::printf("%-10s %-8s %-7s %-26s %-6s %12s %14s %14s\n", "case", "kind", "device", "shape (B,H,Nq,Nk,D)",
               "causal", "fwd ms", "fwd+bwd ms", "peak extra MB");
@@ -215,20 +201,28 @@ int main(int argc, char** argv) {
   app.fallthrough();  // --json, --device, ... also after the subcommand
   std::string json_path, device_name = "cpu";
   int warmup = 2, repeats = 5, threads = 0;
-  app.add_option("--json", json_path, "Also write the results as JSON to this file");
-  app.add_option("--device", device_name, "cpu, cuda or cuda:N");
-  app.add_option("--warmup", warmup, "Untimed runs first")->check(CLI::Range(0, 1000));
-  app.add_option("--repeats", repeats, "Timed runs (the median is reported)")->check(CLI::Range(1, 1000));
-  app.add_option("--threads", threads, "CPU threads (default: OpenMP's default)")->check(CLI::Range(0, 1024));
+  app.add_option("--json", json_path, "Also write the results as JSON to this file")->check(apps::cli::output_file());
+  app.add_option("--device", device_name, "cpu, cuda or cuda:N")->check(apps::cli::device_name());
+  app.add_option("--warmup", warmup, "Untimed runs first")->check(apps::cli::whole_number(0, 1000));
+  auto* repeats_opt = app.add_option("--repeats", repeats, "Timed runs of attention (the median is reported)")
+                          ->check(apps::cli::whole_number(1, 1000));
+  app.add_option("--threads", threads, "CPU threads (default: OpenMP's default)")
+      ->check(apps::cli::whole_number(0, 1024));
+  apps::cli::add_version_flag(app);
 
   auto* attn = app.add_subcommand("attention", "Fused attention forward and forward+backward");
   std::string kind = "fourier", shape_text = "48,8,256,256,16", shapes;
   bool causal = false;
-  attn->add_option("--kind", kind, "softmax or fourier")->check(CLI::IsMember({"softmax", "fourier"}));
-  attn->add_option("--shape", shape_text, "B,H,Nq,Nk,D");
-  attn->add_flag("--causal", causal, "Causal mask");
+  auto* kind_opt = attn->add_option("--kind", kind, "softmax or fourier")->check(apps::cli::one_of({"softmax", "fourier"}));
+  auto* shape_opt = attn->add_option("--shape", shape_text, "B,H,Nq,Nk,D")
+                        ->check(apps::cli::whole_numbers(5, 1, "B,H,Nq,Nk,D"));
+  auto* causal_opt = attn->add_flag("--causal", causal, "Causal mask");
+  // The paper's cases set kind, shape and mask themselves.
   attn->add_option("--shapes", shapes, "'paper': the paper's LM-small, LM-medium and DeiT-tiny shapes, both kinds")
-      ->check(CLI::IsMember({"paper"}));
+      ->check(apps::cli::one_of({"paper"}))
+      ->excludes(kind_opt)
+      ->excludes(shape_opt)
+      ->excludes(causal_opt);
 
   auto* train_cmd = app.add_subcommand("train", "Training throughput of a config (the trainer's step)");
   std::string train_config;
@@ -236,15 +230,13 @@ int main(int argc, char** argv) {
   int train_steps = 10;
   train_cmd->add_option("-c,--config", train_config, "Experiment config (YAML)")->required();
   train_cmd->add_option("--set", train_overrides, "Override a config key (repeatable)");
-  train_cmd->add_option("--steps", train_steps, "Timed optimizer steps")->check(CLI::Range(1, 100000));
+  train_cmd->add_option("--steps", train_steps, "Timed optimizer steps")->check(apps::cli::whole_number(1, 100000));
+
+  if (int code = apps::cli::parse(app, argc, argv); code >= 0) return code;
 
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return e.get_exit_code() == 0 ? app.exit(e) : (std::fprintf(stderr, "fourierformer-bench: error: %s\n", e.what()), 2);
-  }
-
-  try {
+    FF_USER_CHECK(!(train_cmd->parsed() && repeats_opt->count() > 0),
+                  "--repeats applies to the attention benchmark; train times --steps steps");
     if (threads > 0) omp_set_num_threads(threads);
     if (train_cmd->parsed()) {
       spdlog::set_level(spdlog::level::warn);
@@ -272,7 +264,7 @@ int main(int argc, char** argv) {
     if (shapes == "paper") {
       cases = paper_cases();
     } else {
-      auto d = parse_shape(shape_text);
+      const std::vector<int64_t> d = apps::cli::parse_whole_numbers(shape_text).value();  // checked by --shape
       cases.push_back({"custom", kind, d[0], d[1], d[2], d[3], d[4], causal});
     }
     for (const auto& c : cases) rows.push_back(bench_attention(c, device, warmup, repeats));

@@ -10,6 +10,7 @@
 // the results like any other key.
 #include "apps/common/app.h"
 #include "apps/common/lm_task.h"
+#include "data/text/split.h"
 
 int main(int argc, char** argv) {
   using namespace ff;
@@ -18,12 +19,17 @@ int main(int argc, char** argv) {
   apps::EvalExtras extras{
       [&](CLI::App& app) {
         app.add_flag("--sliding-window", sliding, "The paper's evaluation: a window of eval.tgt_len tokens moved by one");
-        app.add_flag("--head-diversity", head_diversity, "Also compute the paper's head-redundancy metric (Table 3)");
-        app.add_option("--segments", segments, "Segments for --head-diversity (default 100)")->check(CLI::PositiveNumber);
+        auto* diversity =
+            app.add_flag("--head-diversity", head_diversity, "Also compute the paper's head-redundancy metric (Table 3)");
+        app.add_option("--segments", segments, "Segments for --head-diversity (default 100)")
+            ->check(apps::cli::whole_number(1))
+            ->needs(diversity);
       },
       [&](train::EvalRunOptions& options) {
         if (sliding) options.overrides.push_back("eval.sliding_window=true");
         if (head_diversity) options.overrides.push_back("eval.head_diversity_segments=" + std::to_string(segments));
-      }};
+      },
+      {}};
+  for (data::Split s : data::kAllSplits) extras.splits.emplace_back(data::split_name(s));
   return apps::run_eval_app(argc, argv, apps::lm_task_factory(), extras);
 }

@@ -6,53 +6,20 @@
 //   int main(int argc, char** argv) { return ff::apps::run_train_app(argc, argv, ff::models::lm_task_factory()); }
 //
 // Header-only (CLI11 is header-only and each app is one translation unit), so core/ does not
-// depend on CLI11. Exit codes: 0 done, 1 internal error, 2 bad command line / config / data /
-// checkpoint, 3 stopped by SIGTERM, SIGUSR1 or Ctrl-C after saving a checkpoint, 4 non-finite limit.
+// depend on CLI11; the flags' validators and error lines are apps/common/cli.h. Exit codes: 0
+// done, 1 internal error, 2 bad command line / config / data / checkpoint, 3 stopped by SIGTERM,
+// SIGUSR1 or Ctrl-C after saving a checkpoint, 4 non-finite limit (eval: a non-finite loss).
 
 #include <CLI/CLI.hpp>
-#include <cstdio>
 #include <functional>
-#include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
+#include "apps/common/cli.h"
 #include "core/train/run.h"
 #include "core/train/trainer.h"
 
 namespace ff::apps {
-
-namespace detail {
-
-// CLI11's parse: help and --version print and return 0; a usage error prints one line (plus a
-// hint) and returns 2; success returns -1.
-inline int parse_command_line(CLI::App& app, int argc, char** argv) {
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "%s: error: %s (see --help)\n", app.get_name().c_str(), e.what());
-    return train::kExitUserError;
-  }
-  return -1;
-}
-
-inline void add_version_flag(CLI::App& app) {
-  app.add_flag_callback(
-      "--version",
-      [&app] {
-        std::cout << app.get_name() << " " << train::version_string() << std::endl;
-        throw CLI::Success();
-      },
-      "Print the version and exit");
-}
-
-}  // namespace detail
 
 // Parses the train command line into options; returns -1 to go on, or an exit code.
 inline int parse_train_args(int argc, char** argv, train::TrainRunOptions& options) {
@@ -73,10 +40,10 @@ inline int parse_train_args(int argc, char** argv, train::TrainRunOptions& optio
                "metrics.jsonl and checkpoints/ (nothing else) once the new start has passed its checks");
   app.add_flag("--print-config", options.print_config, "Print the resolved config and exit");
   bool progress = false, no_progress = false;
-  app.add_flag("--progress", progress, "Draw the progress line even when stderr is not a terminal");
-  app.add_flag("--no-progress", no_progress, "Never draw the progress line");
-  detail::add_version_flag(app);
-  if (int code = detail::parse_command_line(app, argc, argv); code >= 0) return code;
+  auto* progress_opt = app.add_flag("--progress", progress, "Draw the progress line even when stderr is not a terminal");
+  app.add_flag("--no-progress", no_progress, "Never draw the progress line")->excludes(progress_opt);
+  cli::add_version_flag(app);
+  if (int code = cli::parse(app, argc, argv); code >= 0) return code;
   options.config = config;
   if (work_dir_opt->count() > 0) options.work_dir = work_dir;
   options.resume = resume->count() > 0;
@@ -87,10 +54,12 @@ inline int parse_train_args(int argc, char** argv, train::TrainRunOptions& optio
 }
 
 // Flags of one task's evaluation (e.g. the LM's --sliding-window): `add` registers them, `apply`
-// turns the parsed values into options (usually config overrides) after a successful parse.
+// turns the parsed values into options (usually config overrides) after a successful parse;
+// `splits` are the task's split names, which --split is checked against (any name when empty).
 struct EvalExtras {
   std::function<void(CLI::App&)> add;
   std::function<void(train::EvalRunOptions&)> apply;
+  std::vector<std::string> splits;
 };
 
 inline int parse_eval_args(int argc, char** argv, train::EvalRunOptions& options, const EvalExtras& extras = {}) {
@@ -100,20 +69,18 @@ inline int parse_eval_args(int argc, char** argv, train::EvalRunOptions& options
   app.add_option("--checkpoint", checkpoint, "A checkpoint, checkpoints or work directory")->required();
   app.add_option("--set", options.overrides, "Override a config key (repeatable)");
   std::string splits;
-  app.add_option("--split", splits, "Comma-separated splits to score (default: test)");
-  app.add_option("--max-batches", options.max_batches, "Score at most this many batches per split (0: all)");
-  auto* json_opt = app.add_option("--json", json_out, "Also write the results to this JSON file");
+  auto* split_opt = app.add_option("--split", splits, "Comma-separated splits to score (default: test)");
+  if (!extras.splits.empty()) split_opt->check(cli::list_of(extras.splits, "split"));
+  app.add_option("--max-batches", options.max_batches, "Score at most this many batches per split (0: all)")
+      ->check(cli::whole_number(0));
+  auto* json_opt =
+      app.add_option("--json", json_out, "Also write the results to this JSON file")->check(cli::output_file());
   if (extras.add) extras.add(app);
-  detail::add_version_flag(app);
-  if (int code = detail::parse_command_line(app, argc, argv); code >= 0) return code;
+  cli::add_version_flag(app);
+  if (int code = cli::parse(app, argc, argv); code >= 0) return code;
   if (config_opt->count() > 0) options.config = config;
   options.checkpoint = checkpoint;
-  if (!splits.empty()) {
-    options.splits.clear();
-    std::stringstream in(splits);
-    for (std::string s; std::getline(in, s, ',');)
-      if (!s.empty()) options.splits.push_back(s);
-  }
+  if (split_opt->count() > 0) options.splits = cli::split_commas(splits);
   if (json_opt->count() > 0) options.json_out = json_out;
   if (extras.apply) extras.apply(options);
   return -1;

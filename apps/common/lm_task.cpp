@@ -66,6 +66,33 @@ struct LmTaskConfig {
   models::TransformerLmConfig model;
 };
 
+// `path` as one shell word, for a command to copy.
+std::string shell_word(const std::string& path) {
+  const bool plain = !path.empty() && path.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                             "0123456789_-./+:@%") == std::string::npos;
+  if (plain) return path;
+  std::string out = "'";
+  for (char ch : path) out += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+  return out + "'";
+}
+
+// The command that writes the missing corpus `dir` (both scripts take the directory to write).
+// The configs name the Brown corpus .../brown (FF_BROWN_DIR) and WikiText-103 .../wikitext-103
+// (FF_WT103_DIR), the scripts' default directories under FF_DATA_DIR; the path is spelled out
+// because with FF_BROWN_DIR or FF_WT103_DIR set the configs and the scripts' defaults differ.
+std::string how_to_prepare(const fs::path& dir, const std::string& raw_path) {
+  const std::string name = (dir.has_filename() ? dir : dir.parent_path()).filename().string();
+  const std::string word = shell_word(dir.string());
+  if (name == "brown" || raw_path.find("FF_BROWN_DIR") != std::string::npos)
+    return fmt::format("prepare the Brown corpus there with scripts/data/prepare-brown.sh {} (docs/data.md)", word);
+  if (name == "wikitext-103" || raw_path.find("FF_WT103_DIR") != std::string::npos)
+    return fmt::format("download WikiText-103 there with scripts/data/get-wikitext103.sh {} (docs/data.md)", word);
+  return fmt::format(
+      "prepare a corpus there with scripts/data/prepare-brown.sh {0} (the Brown corpus) or "
+      "scripts/data/get-wikitext103.sh {0} (WikiText-103); docs/data.md describes both",
+      word);
+}
+
 LmTaskConfig parse_lm_config(const config::Section& root) {
   using namespace config;
   LmTaskConfig c;
@@ -73,9 +100,18 @@ LmTaskConfig parse_lm_config(const config::Section& root) {
   const std::string raw_path = d.require<std::string>("path");
   c.data.path = expand_env(raw_path);
   if (!fs::is_directory(c.data.path))
-    d.fail("path", fmt::format("must be a corpus directory (train/valid/test text), '{}' does not exist{}",
+    d.fail("path", fmt::format("must be a corpus directory (train/valid/test text), '{}' does not exist{}; {}",
                                c.data.path.string(),
-                               c.data.path.string() != raw_path ? fmt::format(" (from '{}')", raw_path) : ""));
+                               c.data.path.string() != raw_path ? fmt::format(" (from '{}')", raw_path) : "",
+                               how_to_prepare(c.data.path, raw_path)));
+  try {
+    data::find_corpus_files(c.data.path);  // here, so that an incomplete corpus stops the run before any work
+  } catch (const UserError& e) {
+    // The scripts refuse to write into a directory of other files, so they get a new one.
+    d.fail("path", fmt::format("is incomplete: {}; scripts/data/prepare-brown.sh DIR and scripts/data/get-wikitext103.sh "
+                               "DIR write a complete corpus into a new DIR (docs/data.md)",
+                               e.what()));
+  }
   c.data.batch_size = d.get<int64_t>("batch_size", 16, at_least(1));
   c.data.tgt_len = d.get<int64_t>("tgt_len", 64, at_least(1));
   c.data.cache = d.get<bool>("cache", true);

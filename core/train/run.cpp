@@ -117,13 +117,17 @@ std::string banner(const std::string& app_name, Device device, int world_size) {
   }
   int runtime = 0, driver = 0;
   cudaRuntimeGetVersion(&runtime);
+  // Without a driver this reports 0 and the runtime's first call fails with "driver version is
+  // insufficient": on a machine without a GPU that is the expected state, not an error to show.
   cudaDriverGetVersion(&driver);
+  text += fmt::format(" | CUDA runtime {}.{}", runtime / 1000, (runtime % 1000) / 10);
+  if (driver > 0) text += fmt::format(", driver {}.{}", driver / 1000, (driver % 1000) / 10);
+  if (kernels::cuda_device_count() == 0) text += ", no GPU";
   int nccl = 0;
   ncclGetVersion(&nccl);
   const size_t cudnn = cudnnGetVersion();
-  text += fmt::format(" | CUDA runtime {}.{}, driver {}.{} | cuDNN {}.{}.{} | NCCL {}.{}.{}", runtime / 1000,
-                      (runtime % 1000) / 10, driver / 1000, (driver % 1000) / 10, cudnn / 10000, (cudnn % 10000) / 100,
-                      cudnn % 100, nccl / 10000, (nccl % 10000) / 100, nccl % 100);
+  text += fmt::format(" | cuDNN {}.{}.{} | NCCL {}.{}.{}", cudnn / 10000, (cudnn % 10000) / 100, cudnn % 100,
+                      nccl / 10000, (nccl % 10000) / 100, nccl % 100);
 #else
   text += " | built without CUDA";
 #endif

@@ -1,13 +1,15 @@
 // The generic trainer on a tiny task made here (an MLP classifier with dropout on a fixed
-// synthetic data set, shuffled per epoch): repeatable seeds, bit-exact resume, checkpoint
-// retention, a SIGKILL during a checkpoint write, non-finite steps, SIGTERM, and the app shell's
-// exit codes.
+// synthetic data set, shuffled per epoch): repeatable seeds, gradient clipping, bit-exact
+// resume, checkpoint retention, a SIGKILL during a checkpoint write, non-finite steps, SIGTERM,
+// and the app shell's exit codes.
 
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cmath>
@@ -178,7 +180,7 @@ std::string toy_config(const fs::path& work_dir, const std::string& model = "") 
 struct Run {
   std::vector<StepRecord> steps;
   TrainOutcome outcome = TrainOutcome::Finished;
-  std::vector<std::vector<float>> weights;
+  std::vector<std::vector<float>> initial_weights, weights;
   std::vector<std::string> weight_names;  // parallel to weights
   std::vector<std::vector<float>> optimizer_state;
 };
@@ -196,6 +198,7 @@ Run train_toy(const std::string& config_text, const std::vector<std::string>& ov
   TaskContext ctx{.train = cfg, .device = device, .gen = gen, .work_dir = cfg.work_dir};
   std::unique_ptr<Task> task = build(ctx);
   Run run;
+  for (const Tensor& p : task->model().parameters()) run.initial_weights.push_back(p.to_vector<float>());
   options.on_step = [&](const StepRecord& r) {
     run.steps.push_back(r);
     if (stop_after > 0 && r.step == stop_after) request_stop(SIGUSR1);
@@ -238,6 +241,42 @@ TEST_CASE("Two runs with the same seed give identical losses; another seed diffe
   CHECK(first.steps.back().loss < first.steps.front().loss);  // it learns
   Run third = train_toy(toy_config(c.path()), {"seed=8"});
   CHECK(losses(third.steps) != losses(first.steps));
+}
+
+TEST_CASE("clip_grad_norm bounds the update: SGD at lr 1 moves the weights by exactly the clip norm", "[trainer]") {
+  // Plain SGD (no momentum, no weight decay) at a constant lr of 1: the update is minus the
+  // clipped gradient, so the weights' change is what the trainer clipped the gradient to.
+  auto one_step = [](double clip) {
+    TempDir dir;
+    return train_toy(toy_config(dir.path(), "  dropout: 0.0\n"),
+                     {"train.max_steps=1", "train.grad_accum=1", "train.optimizer.name=sgd", "train.optimizer.lr=1",
+                      "train.optimizer.momentum=0", "train.optimizer.weight_decay=0", "train.scheduler.name=constant",
+                      "train.scheduler.warmup=0", fmt::format("train.clip_grad_norm={}", clip)});
+  };
+  auto change = [](const Run& run) {
+    std::vector<double> d;
+    for (size_t i = 0; i < run.weights.size(); ++i)
+      for (size_t j = 0; j < run.weights[i].size(); ++j)
+        d.push_back(static_cast<double>(run.weights[i][j]) - static_cast<double>(run.initial_weights[i][j]));
+    return d;
+  };
+  auto l2 = [](const std::vector<double>& v) { return std::sqrt(std::inner_product(v.begin(), v.end(), v.begin(), 0.0)); };
+
+  const double clip = 0.01;
+  const Run clipped = one_step(clip), unclipped = one_step(0);  // 0: no clipping
+  REQUIRE(clipped.steps.size() == 1);
+  REQUIRE(unclipped.steps.size() == 1);
+  const double raw = unclipped.steps[0].grad_norm;
+  REQUIRE(raw > 10 * clip);
+  CHECK(clipped.steps[0].grad_norm == raw);  // the logged norm is the one before clipping
+  const std::vector<double> dc = change(clipped), du = change(unclipped);
+  // Float tolerance: each weight is rounded to float after the update (about 3e-8 at |w| < 0.5).
+  CHECK(l2(du) == Approx(raw).epsilon(1e-5));
+  CHECK(l2(dc) == Approx(clip).epsilon(1e-4));
+  // The whole gradient is scaled (a global norm), not each element clipped: same direction.
+  double worst = 0;
+  for (size_t i = 0; i < dc.size(); ++i) worst = std::max(worst, std::abs(dc[i] - du[i] * clip / raw));
+  CHECK(worst < 1e-7);
 }
 
 TEST_CASE("Stopping at step N and resuming reproduces the straight run bit for bit", "[trainer]") {
