@@ -18,28 +18,17 @@
 #include <vector>
 
 #include "core/train/checkpoint.h"
+#include "support/command.h"
 #include "kernels/device_query.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string output;  // stdout and stderr
-};
+using Result = ff::testing::CommandResult;
 
-Result run(const std::string& args) {
-  const std::string cmd = std::string("cd '") + FF_SOURCE_DIR + "' && " + args + " 2>&1";
-  Result r;
-  FILE* pipe = ::popen(cmd.c_str(), "r");
-  REQUIRE(pipe != nullptr);
-  char buffer[4096];
-  while (size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) r.output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+// Runs a command line from the source tree (the configs' relative paths), stdout and stderr together.
+Result run(const std::string& args) { return ff::testing::run_command(std::string("cd '") + FF_SOURCE_DIR + "' && " + args); }
 
 std::string app(const std::string& name) { return std::string(FF_BINARY_DIR) + "/apps/" + name; }
 
