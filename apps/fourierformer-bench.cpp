@@ -5,6 +5,7 @@
 //   fourierformer-bench attention --kind fourier --shape 48,8,256,256,16 --causal
 //   fourierformer-bench --device cuda --json out.json attention --shapes paper
 //   fourierformer-bench --threads 2 train --config configs/lm/brown-small-fourier.yaml --steps 20
+//   fourierformer-bench --precision bf16 train --config configs/lm/brown-small-softmax.yaml
 
 #include <CLI/CLI.hpp>
 #include <omp.h>
@@ -79,13 +80,14 @@ double median_seconds(Device device, int warmup, int repeats, Fn&& fn) {
   return times[times.size() / 2];
 }
 
-json bench_attention(const AttentionCase& c, Device device, int warmup, int repeats) {
+json bench_attention(const AttentionCase& c, Device device, DType dtype, int warmup, int repeats) {
   Generator gen(1234);
-  // Inputs at the LM's realistic scale (DESIGN.md: entries with std ~0.25).
+  // Inputs at the LM's realistic scale (DESIGN.md: entries with std ~0.25), in the benchmark's
+  // precision (bf16: the op's bf16 path, docs/precision.md).
   auto make = [&](int64_t n) {
     Tensor t = Tensor::empty({c.B, n, c.H, c.D}, DType::F32, device);
     normal_(t, 0.0, 0.25, gen);
-    return t.set_requires_grad(true);
+    return to_dtype(t, dtype).detach().set_requires_grad(true);
   };
   Tensor q = make(c.Nq), k = make(c.Nk), v = make(c.Nk);
   AttentionOptions options;
@@ -95,7 +97,7 @@ json bench_attention(const AttentionCase& c, Device device, int warmup, int repe
     options.R = Tensor::full({1}, 2.0, DType::F32, device).set_requires_grad(true);
   }
   auto bhnd = [](const Tensor& x) { return permute(x, {0, 2, 1, 3}); };
-  Tensor grad_out = Tensor::ones({c.B, c.H, c.Nq, c.D}, DType::F32, device);
+  Tensor grad_out = Tensor::ones({c.B, c.H, c.Nq, c.D}, dtype, device);
 
   auto forward = [&] {
     NoGradGuard no_grad;
@@ -119,7 +121,7 @@ json bench_attention(const AttentionCase& c, Device device, int warmup, int repe
   // (query, key) pairs that are scored: causal skips the upper triangle.
   double pairs = double(c.B) * c.H * c.Nq * c.Nk;
   if (c.causal) pairs = double(c.B) * c.H * (double(c.Nq) * (c.Nq + 1) / 2 + double(c.Nq) * (c.Nk - c.Nq));
-  json r = {{"name", c.name}, {"kind", c.kind}, {"device", device.str()},
+  json r = {{"name", c.name}, {"kind", c.kind}, {"device", device.str()}, {"dtype", dtype_name(dtype)},
             {"shape", {c.B, c.H, c.Nq, c.Nk, c.D}}, {"causal", c.causal},
             {"forward_ms", fwd * 1e3}, {"forward_backward_ms", fwd_bwd * 1e3},
             {"peak_extra_bytes", peak_extra}};
@@ -154,27 +156,24 @@ json bench_train(const std::string& config_path, const std::vector<std::string>&
   Generator gen(cfg.seed);
   train::TaskContext context{.train = cfg, .device = device, .gen = gen, .work_dir = work_dir, .training = true};
   std::unique_ptr<train::Task> task = build(context);
-  double units = 0, loss = 0;
-  train::TrainerOptions options;
-  options.on_step = [&](const train::StepRecord& r) {
-    units += r.units;
-    loss = r.loss;
-  };
-  train::Trainer trainer(cfg, *task, gen, doc.resolved(), options);
+  // No on_step hook: the steps run as in training, without a host read each.
+  train::Trainer trainer(cfg, *task, gen, doc.resolved());
   task->model().train();
   for (int i = 0; i < warmup; ++i) trainer.train_step();
   synchronize(device);
-  units = 0;
+  const double units_before = trainer.units_processed();
   size_t base = memory_stats(device).current;
   reset_peak_memory(device);
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < steps; ++i) trainer.train_step();
   synchronize(device);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double units = trainer.units_processed() - units_before;
   std::filesystem::remove_all(work_dir);
-  return {{"config", config_path},     {"device", device.str()},          {"steps", steps},
+  return {{"config", config_path},     {"device", device.str()},          {"precision", cfg.precision},
+          {"steps", steps},
           {"warmup", warmup},          {"units", task->unit()},           {"units_per_step", units / steps},
-          {"step_ms", seconds / steps * 1e3}, {"units_per_s", units / seconds}, {"last_loss", loss},
+          {"step_ms", seconds / steps * 1e3}, {"units_per_s", units / seconds}, {"last_loss", trainer.last_loss()},
           {"parameters", task->model().num_parameters()},
           {"peak_extra_bytes", memory_stats(device).peak - base}};
 }
@@ -199,7 +198,7 @@ int main(int argc, char** argv) {
   CLI::App app("Benchmarks FourierFormer's kernels and training.", "fourierformer-bench");
   app.require_subcommand(1);
   app.fallthrough();  // --json, --device, ... also after the subcommand
-  std::string json_path, device_name = "cpu";
+  std::string json_path, device_name = "cpu", precision = "fp32";
   int warmup = 2, repeats = 5, threads = 0;
   app.add_option("--json", json_path, "Also write the results as JSON to this file")->check(apps::cli::output_file());
   app.add_option("--device", device_name, "cpu, cuda or cuda:N")->check(apps::cli::device_name());
@@ -208,6 +207,10 @@ int main(int argc, char** argv) {
                           ->check(apps::cli::whole_number(1, 1000));
   app.add_option("--threads", threads, "CPU threads (default: OpenMP's default)")
       ->check(apps::cli::whole_number(0, 1024));
+  auto* precision_opt =
+      app.add_option("--precision", precision,
+                     "fp32 or bf16: attention on bf16 inputs; train with train.precision (default: the config's)")
+          ->check(apps::cli::one_of({"fp32", "bf16"}));
   apps::cli::add_version_flag(app);
 
   auto* attn = app.add_subcommand("attention", "Fused attention forward and forward+backward");
@@ -240,10 +243,12 @@ int main(int argc, char** argv) {
     if (threads > 0) omp_set_num_threads(threads);
     if (train_cmd->parsed()) {
       spdlog::set_level(spdlog::level::warn);
+      if (precision_opt->count() > 0) train_overrides.push_back("train.precision=" + precision);
       json r = bench_train(train_config, train_overrides, app.get_option("--device")->count() ? device_name : "",
                            warmup, train_steps);
-      std::printf("%s on %s: %.1f %s/s (%.1f ms/step, %.0f %s/step, peak extra %.1f MB, %d threads)\n",
-                  train_config.c_str(), r["device"].get<std::string>().c_str(), r["units_per_s"].get<double>(),
+      std::printf("%s on %s (%s): %.1f %s/s (%.1f ms/step, %.0f %s/step, peak extra %.1f MB, %d threads)\n",
+                  train_config.c_str(), r["device"].get<std::string>().c_str(),
+                  r["precision"].get<std::string>().c_str(), r["units_per_s"].get<double>(),
                   r["units"].get<std::string>().c_str(), r["step_ms"].get<double>(), r["units_per_step"].get<double>(),
                   r["units"].get<std::string>().c_str(), r["peak_extra_bytes"].get<double>() / 1e6,
                   omp_get_max_threads());
@@ -267,7 +272,8 @@ int main(int argc, char** argv) {
       const std::vector<int64_t> d = apps::cli::parse_whole_numbers(shape_text).value();  // checked by --shape
       cases.push_back({"custom", kind, d[0], d[1], d[2], d[3], d[4], causal});
     }
-    for (const auto& c : cases) rows.push_back(bench_attention(c, device, warmup, repeats));
+    const DType dtype = precision == "bf16" ? DType::BF16 : DType::F32;
+    for (const auto& c : cases) rows.push_back(bench_attention(c, device, dtype, warmup, repeats));
     print_table(rows);
     json report = {{"benchmark", "attention"}, {"version", train::version_string()}, {"threads", omp_get_max_threads()},
                    {"cuda", kernels::cuda_device_count() > 0 ? "available" : kernels::cuda_unavailable_reason()},

@@ -214,6 +214,7 @@ void Trainer::train_step() {
 
   window_.steps += 1;
   window_.units += units;
+  units_processed_ += units;
 
   if (progress_.enabled() && (progress_.due() || step_ == total_steps_)) {
     // A host read, at most as often as the line is redrawn (only on a terminal).
@@ -237,6 +238,10 @@ void Trainer::train_step() {
                       .skipped = control[1] == 0.0f,
                       .units = units});
   }
+}
+
+double Trainer::last_loss() const {
+  return last_loss_sum_.defined() ? last_loss_sum_.item() / static_cast<double>(cfg_.grad_accum) : NAN;
 }
 
 double Trainer::elapsed_seconds() const { return elapsed_before_ + seconds_since(process_start_); }

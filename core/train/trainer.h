@@ -101,6 +101,10 @@ class Trainer {
   void train_step();
 
   int64_t step() const { return step_; }
+  // Units (tokens, images) the steps of this process have trained on; a host count, no sync.
+  double units_processed() const { return units_processed_; }
+  // The latest step's mean micro-batch loss: a host read (a synchronisation on a GPU).
+  double last_loss() const;
   int64_t total_steps() const { return total_steps_; }
   optim::Optimizer& optimizer() { return *optimizer_; }
   std::optional<double> best_loss() const;
@@ -147,6 +151,7 @@ class Trainer {
   Tensor last_loss_sum_;            // the latest step's loss sum, for the progress line
 
   bool started_ = false;
+  double units_processed_ = 0;
   int64_t step_ = 0;
   int64_t total_steps_ = 0;
   int64_t steps_per_epoch_ = 0;

@@ -397,9 +397,25 @@ TEST_CASE("apps: fourierformer-bench times attention and a training step, as tex
   REQUIRE(t.code == 0);
   auto step = nlohmann::json::parse(read_bytes(train_json))["results"][0];
   CHECK(step["units"] == "tokens");
+  CHECK(step["precision"] == "fp32");
   CHECK(step["units_per_s"].get<double>() > 0.0);
-  CHECK(step["units_per_step"].get<double>() > 0.0);
+  CHECK(step["units_per_step"].get<double>() == 4 * 12);  // batch_size x tgt_len of the tiny config
   CHECK(std::isfinite(step["last_loss"].get<double>()));
+
+  // --precision bf16: the attention on bf16 inputs, the step with train.precision bf16.
+  Result ab = run(app("fourierformer-bench") + " --precision bf16 --warmup 0 --repeats 1 --json " +
+                  attn_json.string() + " attention --kind softmax --shape 2,2,9,11,8");
+  INFO(ab.output);
+  REQUIRE(ab.code == 0);
+  CHECK(nlohmann::json::parse(read_bytes(attn_json))["results"][0]["dtype"] == "BF16");
+  Result tb = run(app("fourierformer-bench") + " --precision bf16 --warmup 1 --json " + train_json.string() +
+                  " train --config configs/tests/lm-tiny-softmax.yaml --steps 2 --set data.path=" + corpus.string());
+  INFO(tb.output);
+  REQUIRE(tb.code == 0);
+  CHECK(tb.output.find("(bf16)") != std::string::npos);
+  const auto bf16_step = nlohmann::json::parse(read_bytes(train_json))["results"][0];
+  CHECK(bf16_step["precision"] == "bf16");
+  CHECK(std::isfinite(bf16_step["last_loss"].get<double>()));
 
   // A bad shape is a usage error: one line, exit code 2.
   Result bad = run(app("fourierformer-bench") + " attention --shape 2,2,9");
