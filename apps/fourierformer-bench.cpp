@@ -22,7 +22,7 @@
 #include <spdlog/spdlog.h>
 
 #include "apps/common/cli.h"
-#include "apps/common/lm_task.h"
+#include "apps/tasks/registry.h"
 #include "core/config/config.h"
 #include "core/ops/ops.h"
 #include "core/train/run.h"
@@ -147,7 +147,7 @@ json bench_train(const std::string& config_path, const std::vector<std::string>&
   doc.apply_override("work_dir=" + json(work_dir.string()).dump());
   const config::Section root = doc.root();
   const train::TrainConfig cfg = train::parse_train_config(root, "bench");
-  train::TaskBuilder build = apps::lm_task_factory()(root);
+  train::TaskBuilder build = apps::task_factory()(root);
   doc.check_no_unknown_keys();
   const Device device = train::resolve_device(cfg.device);
   FF_USER_CHECK(device.is_cpu() || kernels::cuda_device_count() > device.index, "device {}: no such GPU ({})",

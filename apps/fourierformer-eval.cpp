@@ -1,16 +1,16 @@
-// fourierformer-eval: perplexity of a language-model checkpoint, as text and JSON.
+// fourierformer-eval: scores a checkpoint of any registered task (apps/tasks/registry.h) on
+// its splits, as text and JSON: perplexity for language models.
 //
 //   fourierformer-eval --checkpoint PATH [--config FILE] [--split valid|test|valid,test]
 //                      [--sliding-window] [--head-diversity [--segments N]] [--json FILE]
 //                      [--max-batches N] [--set key=value ...]
 //
-// --sliding-window is the paper's evaluation (eval.sliding_window: windows of eval.tgt_len
-// moved one token at a time); --head-diversity adds the paper's Table 3 metric over N
-// segments (eval.head_diversity_segments). Both are config overrides, so they are saved in
-// the results like any other key.
+// --sliding-window is the language model's paper evaluation (eval.sliding_window: windows of
+// eval.tgt_len moved one token at a time); --head-diversity adds the paper's Table 3 metric over
+// N segments (eval.head_diversity_segments). Both are config overrides, so they are saved in
+// the results like any other key, and a task without the key refuses them as a config error.
 #include "apps/common/app.h"
-#include "apps/common/lm_task.h"
-#include "data/text/split.h"
+#include "apps/tasks/registry.h"
 
 int main(int argc, char** argv) {
   using namespace ff;
@@ -29,7 +29,6 @@ int main(int argc, char** argv) {
         if (sliding) options.overrides.push_back("eval.sliding_window=true");
         if (head_diversity) options.overrides.push_back("eval.head_diversity_segments=" + std::to_string(segments));
       },
-      {}};
-  for (data::Split s : data::kAllSplits) extras.splits.emplace_back(data::split_name(s));
-  return apps::run_eval_app(argc, argv, apps::lm_task_factory(), extras);
+      apps::known_splits()};
+  return apps::run_eval_app(argc, argv, apps::task_factory(), extras);
 }

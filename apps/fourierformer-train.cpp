@@ -1,6 +1,6 @@
-// fourierformer-train: trains the language model of a YAML config (configs/lm/*.yaml).
+// fourierformer-train: trains the task of a YAML config (`task:`, apps/tasks/registry.h).
 // Command line, exit codes and outputs: docs/training.md.
 #include "apps/common/app.h"
-#include "apps/common/lm_task.h"
+#include "apps/tasks/registry.h"
 
-int main(int argc, char** argv) { return ff::apps::run_train_app(argc, argv, ff::apps::lm_task_factory()); }
+int main(int argc, char** argv) { return ff::apps::run_train_app(argc, argv, ff::apps::task_factory()); }

@@ -3,7 +3,7 @@
 // app is then a few lines:
 //
 //   #include "apps/common/app.h"
-//   int main(int argc, char** argv) { return ff::apps::run_train_app(argc, argv, ff::models::lm_task_factory()); }
+//   int main(int argc, char** argv) { return ff::apps::run_train_app(argc, argv, ff::apps::task_factory()); }
 //
 // Header-only (CLI11 is header-only and each app is one translation unit), so core/ does not
 // depend on CLI11; the flags' validators and error lines are apps/common/cli.h. Exit codes: 0

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -619,6 +620,30 @@ std::string to_yaml(const nlohmann::ordered_json& value) {
   if (!value.is_object()) return yaml_flow(value) + "\n";
   std::string out;
   yaml_block(value, 0, out);
+  return out;
+}
+
+std::string expand_env(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size();) {
+    if (text.compare(i, 2, "${") != 0) {
+      out += text[i++];
+      continue;
+    }
+    size_t depth = 1, j = i + 2;
+    for (; j < text.size() && depth > 0; ++j) {
+      if (text.compare(j, 2, "${") == 0) ++depth, ++j;
+      else if (text[j] == '}') --depth;
+    }
+    FF_USER_CHECK(depth == 0, "unterminated '${{' in '{}'", text);
+    const std::string inner = text.substr(i + 2, j - 1 - (i + 2));
+    const size_t sep = inner.find(":-");
+    const std::string name = inner.substr(0, sep);
+    const char* value = std::getenv(name.c_str());
+    if (value && *value) out += value;
+    else if (sep != std::string::npos) out += expand_env(inner.substr(sep + 2));
+    i = j;
+  }
   return out;
 }
 

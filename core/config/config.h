@@ -158,4 +158,8 @@ size_t edit_distance(std::string_view a, std::string_view b);
 // component is compared, and ties prefer a candidate in the same section as `name`.
 std::string nearest_name(std::string_view name, const std::vector<std::string>& candidates);
 
+// Expands ${NAME} and ${NAME:-default} (the default may itself hold ${...}) from the
+// environment, for path values such as data.path; ff::UserError for an unterminated ${.
+std::string expand_env(const std::string& text);
+
 }  // namespace ff::config

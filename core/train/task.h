@@ -55,7 +55,7 @@ class Task {
 
   virtual nn::Module& model() = 0;
   // Name of the unit counted by LossOutput::units ("tokens", "images"): logs say "<unit>/s".
-  virtual std::string unit() const { return "tokens"; }
+  virtual std::string unit() const = 0;
 
   // Draws the next training micro-batch and runs the forward pass in training mode (the trainer
   // has called model().train()). Called grad_accum times per optimizer step.

@@ -316,6 +316,7 @@ TEST_CASE("apps: LM config errors stop with one line and exit code 2", "[apps][l
   };
   const std::vector<Case> cases = {
       {" --set model.n_layr=3", "unknown key 'model.n_layr'", "did you mean 'model.n_layer'"},
+      {" --set task=vision", "'task'", "lm"},
       {" --set model.d_model=wide", "'model.d_model'", "integer"},
       {" --set model.dropout=1.5", "'model.dropout'", "1.5"},
       {" --set model.attention.kind=cosine", "'model.attention.kind'", "fourier"},

@@ -21,9 +21,7 @@
 
 namespace ff::apps {
 
-// Expands ${NAME} and ${NAME:-default} (the default may itself hold ${...}) from the
-// environment; ff::UserError for an unterminated ${.
-std::string expand_env(const std::string& text);
+// The `task: lm` entry of the registry (apps/tasks/registry.h).
 
 train::TaskFactory lm_task_factory();
 

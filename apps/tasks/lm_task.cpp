@@ -1,4 +1,4 @@
-#include "apps/common/lm_task.h"
+#include "apps/tasks/lm_task.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -18,30 +18,6 @@
 namespace ff::apps {
 
 namespace fs = std::filesystem;
-
-std::string expand_env(const std::string& text) {
-  std::string out;
-  for (size_t i = 0; i < text.size();) {
-    if (text.compare(i, 2, "${") != 0) {
-      out += text[i++];
-      continue;
-    }
-    size_t depth = 1, j = i + 2;
-    for (; j < text.size() && depth > 0; ++j) {
-      if (text.compare(j, 2, "${") == 0) ++depth, ++j;
-      else if (text[j] == '}') --depth;
-    }
-    FF_USER_CHECK(depth == 0, "unterminated '${{' in '{}'", text);
-    const std::string inner = text.substr(i + 2, j - 1 - (i + 2));
-    const size_t sep = inner.find(":-");
-    const std::string name = inner.substr(0, sep);
-    const char* value = std::getenv(name.c_str());
-    if (value && *value) out += value;
-    else if (sep != std::string::npos) out += expand_env(inner.substr(sep + 2));
-    i = j;
-  }
-  return out;
-}
 
 namespace {
 
@@ -98,7 +74,7 @@ LmTaskConfig parse_lm_config(const config::Section& root) {
   LmTaskConfig c;
   const Section d = root.section("data");
   const std::string raw_path = d.require<std::string>("path");
-  c.data.path = expand_env(raw_path);
+  c.data.path = config::expand_env(raw_path);
   if (!fs::is_directory(c.data.path))
     d.fail("path", fmt::format("must be a corpus directory (train/valid/test text), '{}' does not exist{}; {}",
                                c.data.path.string(),
@@ -184,6 +160,7 @@ class LmTask : public train::Task {
   }
 
   nn::Module& model() override { return *model_; }
+  std::string unit() const override { return "tokens"; }
 
   train::LossOutput train_loss() override {
     FF_CHECK(train_.has_value(), "LmTask: built for evaluation only");
