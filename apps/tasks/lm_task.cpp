@@ -12,7 +12,7 @@
 #include "data/text/lm_stream_iterator.h"
 #include "data/text/sliding_window_iterator.h"
 #include "data/text/text_corpus.h"
-#include "models/transformer_lm/head_diversity.h"
+#include "models/attention/head_diversity.h"
 #include "models/transformer_lm/transformer_lm.h"
 
 namespace ff::apps {

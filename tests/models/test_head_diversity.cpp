@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "models/transformer_lm/head_diversity.h"
+#include "models/attention/head_diversity.h"
 
 using namespace ff;
 using models::HeadDiversity;

@@ -13,8 +13,8 @@ namespace ff::models {
 
 class HeadDiversity {
  public:
-  // maps: one (B, H, T, Nk) tensor per layer (TransformerLm::hidden's maps); every row b is
-  // one segment.
+  // maps: one (B, H, T, Nk) tensor per layer (TransformerLm::hidden's or
+  // VisionTransformer::forward's maps); every row b is one segment (or image).
   void add(const std::vector<Tensor>& maps);
 
   int64_t segments() const { return segments_; }

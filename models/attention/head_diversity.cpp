@@ -1,4 +1,4 @@
-#include "models/transformer_lm/head_diversity.h"
+#include "models/attention/head_diversity.h"
 
 #include <cmath>
 
