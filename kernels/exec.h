@@ -13,6 +13,7 @@
 #ifdef FF_WITH_CUDA
 #include <cublasLt.h>
 #include <cuda_runtime.h>
+#include <cudnn.h>
 #endif
 
 namespace ff::kernels {
@@ -23,13 +24,15 @@ struct Exec {};
 
 #ifdef FF_WITH_CUDA
 namespace cuda {
-// The device's stream (every kernel and library call is ordered on it) and the cuBLASLt
-// handle. workspace: scratch memory for cuBLASLt, owned by the device context.
+// The device's stream (every kernel and library call is ordered on it), the cuBLASLt and cuDNN
+// handles (bound to that stream). workspace: scratch memory for cuBLASLt and cuDNN, owned by the
+// device context; calls on one stream use it one after another.
 // A default-constructed Exec runs on the legacy default stream without handles (tests of
 // kernels that need neither).
 struct Exec {
   cudaStream_t stream = nullptr;
   cublasLtHandle_t cublaslt = nullptr;
+  cudnnHandle_t cudnn = nullptr;
   void* workspace = nullptr;
   size_t workspace_bytes = 0;
   bool allow_tf32 = false;  // f32 GEMMs may round their inputs to TF32 on tensor cores

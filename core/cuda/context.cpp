@@ -11,7 +11,8 @@ namespace ff::cuda {
 namespace {
 
 constexpr int kMaxDevices = 16;
-// cuBLASLt's recommended workspace on Hopper (smaller on older GPUs is fine too).
+// cuBLASLt's recommended workspace on Hopper (smaller on older GPUs is fine too); cuDNN's
+// convolution algorithms are chosen to fit in it.
 constexpr size_t kLtWorkspaceBytes = 32u << 20;
 
 std::atomic<bool> g_allow_tf32{false};
@@ -21,6 +22,7 @@ struct DeviceContext {
   std::once_flag once;
   cudaStream_t stream = nullptr;
   cublasLtHandle_t cublaslt = nullptr;
+  cudnnHandle_t cudnn = nullptr;
   void* workspace = nullptr;
 };
 
@@ -37,6 +39,8 @@ DeviceContext& context(int index) {
     uint64_t threshold = UINT64_MAX;
     FF_CUDA_CHECK(cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &threshold));
     FF_CUBLAS_CHECK(cublasLtCreate(&ctx.cublaslt));
+    FF_CUDNN_CHECK(cudnnCreate(&ctx.cudnn));
+    FF_CUDNN_CHECK(cudnnSetStream(ctx.cudnn, ctx.stream));
     FF_CUDA_CHECK(cudaMalloc(&ctx.workspace, kLtWorkspaceBytes));
   });
   return ctx;
@@ -49,6 +53,7 @@ kernels::cuda::Exec exec(int device_index) {
   DeviceContext& ctx = context(device_index);
   return {.stream = ctx.stream,
           .cublaslt = ctx.cublaslt,
+          .cudnn = ctx.cudnn,
           .workspace = ctx.workspace,
           .workspace_bytes = kLtWorkspaceBytes,
           .allow_tf32 = g_allow_tf32.load(std::memory_order_relaxed)};

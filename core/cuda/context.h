@@ -1,5 +1,5 @@
 #pragma once
-// The CUDA device context: one compute stream, a cuBLASLt handle and its workspace per device,
+// The CUDA device context: one compute stream, cuBLASLt and cuDNN handles and a workspace per device,
 // created on first use. Everything core launches on a device goes to that device's stream, so
 // work is ordered without host synchronisation.
 
@@ -13,7 +13,8 @@ namespace ff::cuda {
 
 // Makes `index` the current device of this thread and returns its compute stream.
 cudaStream_t stream(int device_index);
-// What a kernel launcher needs on the device: stream, cuBLASLt handle, workspace (kernels/exec.h).
+// What a kernel launcher needs on the device: stream, cuBLASLt and cuDNN handles, workspace
+// (kernels/exec.h).
 kernels::cuda::Exec exec(int device_index);
 // Lets f32 GEMMs use TF32 tensor cores (train.tf32; off by default: f32 results stay f32).
 void set_allow_tf32(bool allow);

@@ -1,12 +1,48 @@
 #include "core/ops/conv.h"
 
+#include "core/autograd/autograd.h"
+#include "core/ops/autocast.h"
 #include "core/ops/dispatch.h"
 #include "core/ops/linalg.h"
 #include "core/ops/view.h"
+#include "kernels/conv.h"
 
 namespace ff {
 
-Tensor conv2d_patch(const Tensor& x, const Tensor& w, const Tensor& b, int64_t patch) {
+namespace {
+
+// The fused kernel (cuDNN on CUDA): x, w, b already checked and of one dtype and device.
+Tensor conv2d_patch_kernel(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, int64_t P) {
+  const Tensor x = contiguous_raw(x_in.detach()), w = contiguous_raw(w_in.detach());
+  const Tensor b = b_in.defined() ? contiguous_raw(b_in.detach()) : Tensor();
+  const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3), E = w.size(0);
+  Tensor y = Tensor::empty({B, E, H / P, W / P}, x.dtype(), x.device());
+  dispatch<kernels::kConvPatchDTypes>("conv2d_patch", x, [&]<typename T>(auto exec) {
+    kernels::ConvPatchParams<T> p{.B = B, .C = C, .H = H, .W = W, .E = E, .P = P,
+                                  .x = x.data<T>(), .w = w.data<T>(), .b = data_or_null<T>(b), .y = y.data<T>()};
+    conv2d_patch_forward<T>(exec, p);
+  });
+  record_op(y, "conv2d_patch", {x_in, w_in, b_in}, [x, w, has_bias = b.defined(), B, C, H, W, E, P](
+                                                        const Tensor& g_in, const std::vector<bool>& needs) {
+    const Tensor g = contiguous_raw(g_in);
+    Tensor dx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
+    Tensor dw = needs[1] ? Tensor::empty(w.shape(), w.dtype(), w.device()) : Tensor();
+    Tensor db = has_bias && needs[2] ? Tensor::empty({E}, w.dtype(), w.device()) : Tensor();
+    dispatch<kernels::kConvPatchDTypes>("conv2d_patch", x, [&]<typename T>(auto exec) {
+      kernels::ConvPatchParams<T> p{.B = B, .C = C, .H = H, .W = W, .E = E, .P = P, .x = x.data<T>(),
+                                    .w = w.data<T>(), .dy = g.data<T>(), .dx = data_or_null<T>(dx),
+                                    .dw = data_or_null<T>(dw), .db = data_or_null<T>(db)};
+      conv2d_patch_backward<T>(exec, p);
+    });
+    return Grads{dx, dw, db};
+  });
+  return y;
+}
+
+}  // namespace
+
+Tensor conv2d_patch(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in, int64_t patch) {
+  const Tensor x = autocast_low(x_in), w = autocast_low(w_in), b = autocast_low(b_in);
   FF_CHECK(x.defined() && w.defined(), "conv2d_patch: undefined input or weight");
   FF_CHECK(patch > 0, "conv2d_patch: patch size must be positive, got {}", patch);
   FF_CHECK(x.dim() == 4, "conv2d_patch: input must be (B, C, H, W), got {}", shape_str(x.shape()));
@@ -21,6 +57,7 @@ Tensor conv2d_patch(const Tensor& x, const Tensor& w, const Tensor& b, int64_t p
            shape_str(x.shape()), H, W, P);
   check_same_device("conv2d_patch", {&x, &w, &b});
   check_same_dtype("conv2d_patch", {&x, &w, &b});
+  if (has_kernel<kernels::kConvPatchDTypes>(x)) return conv2d_patch_kernel(x, w, b, P);
   const int64_t nH = H / P, nW = W / P;
   // im2col: (B, C, nH, P, nW, P) -> (B, nH, nW, C, P, P): one row per patch, in (c, i, j) order
   // to match w's (E, C, P, P) layout. Each output element is one input element (no overlap).

@@ -102,6 +102,13 @@ bool computes_in_f32(const Tensor& x) {
   return !set.has(DType::BF16) && set.has(DType::F32);
 }
 
+// True when K has a kernel for x's device and dtype (ops with a fused kernel on one backend and
+// a composition of other ops elsewhere, e.g. conv2d_patch: cuDNN on CUDA, im2col + GEMM on the CPU).
+template <KernelDTypes K>
+bool has_kernel(const Tensor& x) {
+  return (x.device().is_cpu() ? K.cpu : K.cuda).has(x.dtype());
+}
+
 // Class or token ids: calls fn.template operator()<I>() with I = int32_t or int64_t.
 template <typename Fn>
 void visit_index(const char* op, const Tensor& ids, Fn&& fn) {

@@ -5,6 +5,7 @@
 #include <cublasLt.h>
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#include <cudnn.h>
 
 #include "kernels/common.h"
 
@@ -26,6 +27,13 @@ namespace ff::detail {
     cublasStatus_t ff_status_ = (call);                                                     \
     if (ff_status_ != CUBLAS_STATUS_SUCCESS) [[unlikely]]                                   \
       ::ff::detail::throw_cuda(__FILE__, __LINE__, #call, cublasGetStatusString(ff_status_)); \
+  } while (0)
+
+#define FF_CUDNN_CHECK(call)                                                              \
+  do {                                                                                    \
+    cudnnStatus_t ff_status_ = (call);                                                    \
+    if (ff_status_ != CUDNN_STATUS_SUCCESS) [[unlikely]]                                  \
+      ::ff::detail::throw_cuda(__FILE__, __LINE__, #call, cudnnGetErrorString(ff_status_)); \
   } while (0)
 
 // After a kernel launch: reports launch-configuration errors without synchronising.

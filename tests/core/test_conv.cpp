@@ -2,6 +2,7 @@
 // shape errors, and CUDA against CPU.
 
 #include <catch2/catch.hpp>
+#include <cmath>
 
 #include "core/ops/conv.h"
 #include "core/ops/ops.h"
@@ -91,4 +92,23 @@ TEST_CASE("CUDA conv2d_patch matches the CPU, forward and backward", "[conv][cud
   CHECK(max_abs_diff(xc.grad(), xg.grad()) < 1e-4);
   CHECK(max_abs_diff(wc.grad(), wg.grad()) < 1e-4);
   CHECK(max_abs_diff(bc.grad(), bg.grad()) < 1e-4);
+
+  // cuDNN in f64 against the CPU's im2col + GEMM, without a bias, gradients of x and w.
+  Tensor x64 = random_tensor({2, 2, 12, 8}, 5).set_requires_grad(true);
+  Tensor w64 = random_tensor({5, 2, 4, 4}, 6).set_requires_grad(true);
+  Tensor xg64 = ff::to_device(x64.detach(), gpu).set_requires_grad(true);
+  Tensor wg64 = ff::to_device(w64.detach(), gpu).set_requires_grad(true);
+  Tensor y64 = ff::conv2d_patch(x64, w64, Tensor(), 4), yg64 = ff::conv2d_patch(xg64, wg64, Tensor(), 4);
+  CHECK(max_abs_diff(y64, yg64) < 1e-12);
+  ff::sum(ff::square(y64)).backward();
+  ff::sum(ff::square(yg64)).backward();
+  CHECK(max_abs_diff(x64.grad(), xg64.grad()) < 1e-11);
+  CHECK(max_abs_diff(w64.grad(), wg64.grad()) < 1e-11);
+
+  // bf16 operands (tensor cores, f32 accumulation): within bf16 rounding of the f32 result
+  // (|y| <= C*P*P = 192 with inputs in [-1, 1]; three roundings of 2^-8 relative on the inputs).
+  Tensor y16 = ff::conv2d_patch(ff::to_dtype(xg.detach(), DType::BF16), ff::to_dtype(wg.detach(), DType::BF16),
+                                ff::to_dtype(bg.detach(), DType::BF16), 8);
+  CHECK(y16.dtype() == DType::BF16);
+  CHECK(max_abs_diff(ff::to_dtype(y16, DType::F32), yg) < 192 * 3 * std::ldexp(1.0, -8));
 }
