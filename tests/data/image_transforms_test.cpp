@@ -200,7 +200,7 @@ TEST_CASE("transform configs are validated, errors name the field", "[data][imag
   CHECK_THROWS_AS(rgb(pattern_image(30, 30, 1), rng, out.data(), scratch), ff::UserError);
 }
 
-TEST_CASE("[.bench] train and eval transforms: images per second on one thread", "[.bench]") {
+TEST_CASE("train and eval transforms: time per image on one thread", "[.bench]") {
   const TrainTransform train(TrainTransformConfig{});
   const EvalTransform eval(EvalTransformConfig{});
   const Image src = pattern_image(375, 500, 3);  // a typical ImageNet photo size
