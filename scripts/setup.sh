@@ -27,7 +27,7 @@ jobs="${JOBS:-$(nproc)}"
 packages=(
   build-essential cmake ninja-build pkg-config git
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev catch2 nlohmann-json3-dev libxxhash-dev
-  libopenblas-dev libturbojpeg0-dev zlib1g-dev libopenmpi-dev openmpi-bin
+  libopenblas-dev libturbojpeg0-dev libjpeg62-turbo-dev zlib1g-dev libopenmpi-dev openmpi-bin
   python3-matplotlib python3-yaml
 )
 # scripts/plot_runs.py runs on Debian's /usr/bin/python3, which python3-matplotlib brings; the
