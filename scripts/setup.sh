@@ -13,6 +13,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 source "$root/scripts/lib/cli.sh"
+source "$root/scripts/lib/packages.sh"
 build=1
 while (($#)); do
   case "$1" in
@@ -27,7 +28,7 @@ jobs="${JOBS:-$(nproc)}"
 packages=(
   build-essential cmake ninja-build pkg-config git
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev catch2 nlohmann-json3-dev libxxhash-dev
-  libopenblas-dev libturbojpeg0-dev zlib1g-dev libopenmpi-dev openmpi-bin
+  libopenblas-dev libturbojpeg0-dev libjpeg62-turbo-dev zlib1g-dev libopenmpi-dev openmpi-bin
   python3-matplotlib python3-yaml
 )
 # scripts/plot_runs.py runs on Debian's /usr/bin/python3, which python3-matplotlib brings; the
@@ -36,20 +37,7 @@ packages=(
 command -v python3 >/dev/null || packages+=(python3)
 command -v npm >/dev/null || packages+=(npm)
 
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "setup: installing ${missing[*]}"
-  sudo_cmd=()
-  if [[ $(id -u) -ne 0 ]]; then
-    command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
-    sudo_cmd=(sudo)
-  fi
-  "${sudo_cmd[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+ff_install_packages setup "${packages[@]}"
 
 ((build)) || exit 0
 

@@ -5,18 +5,16 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <bit>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
 #include <optional>
 
+#include "core/io/byte_buffer.h"
 #include "core/io/checksum.h"
 #include "kernels/common.h"
 
 namespace ff::data {
-
-static_assert(std::endian::native == std::endian::little, "the corpus cache is little-endian");
 
 namespace {
 
@@ -38,50 +36,6 @@ static_assert(sizeof(Header) == kHeaderBytes);
 
 uint64_t header_checksum(const Header& h) { return io::checksum(&h, offsetof(Header, header_checksum)); }
 
-// Appends plain values to a byte buffer (the metadata block).
-class ByteWriter {
- public:
-  template <class T>
-  void put(T v) {
-    const size_t at = bytes_.size();
-    bytes_.resize(at + sizeof(T));
-    std::memcpy(bytes_.data() + at, &v, sizeof(T));
-  }
-  void put_string(std::string_view s) {
-    put(static_cast<uint32_t>(s.size()));
-    bytes_.insert(bytes_.end(), s.begin(), s.end());
-  }
-  const std::vector<char>& bytes() const { return bytes_; }
-
- private:
-  std::vector<char> bytes_;
-};
-
-// Reads them back; any read past the end fails (a corrupt block).
-class ByteReader {
- public:
-  explicit ByteReader(const std::vector<char>& b) : bytes_(b) {}
-  template <class T>
-  bool get(T& v) {
-    if (bytes_.size() - at_ < sizeof(T)) return false;
-    std::memcpy(&v, bytes_.data() + at_, sizeof(T));
-    at_ += sizeof(T);
-    return true;
-  }
-  bool get_string(std::string& s) {
-    uint32_t n = 0;
-    if (!get(n) || bytes_.size() - at_ < n) return false;
-    s.assign(bytes_.data() + at_, n);
-    at_ += n;
-    return true;
-  }
-  bool at_end() const { return at_ == bytes_.size(); }
-
- private:
-  const std::vector<char>& bytes_;
-  size_t at_ = 0;
-};
-
 struct ArraySizes {
   uint64_t vocab_size = 0, arena_bytes = 0;
   std::array<uint64_t, kSplitCount> id_counts{};
@@ -93,8 +47,8 @@ struct ArraySizes {
   }
 };
 
-std::vector<char> encode_metadata(const CorpusCacheMetadata& m, const ArraySizes& sizes) {
-  ByteWriter w;
+std::vector<uint8_t> encode_metadata(const CorpusCacheMetadata& m, const ArraySizes& sizes) {
+  io::ByteWriter w;
   for (const CorpusSource& s : m.sources) {
     w.put_string(s.file_name);
     w.put(s.fingerprint.size);
@@ -108,8 +62,8 @@ std::vector<char> encode_metadata(const CorpusCacheMetadata& m, const ArraySizes
   return w.bytes();
 }
 
-bool decode_metadata(const std::vector<char>& bytes, CorpusCacheMetadata& m, ArraySizes& sizes) {
-  ByteReader r(bytes);
+bool decode_metadata(std::span<const uint8_t> bytes, CorpusCacheMetadata& m, ArraySizes& sizes) {
+  io::ByteReader r(bytes);
   for (CorpusSource& s : m.sources) {
     if (!r.get_string(s.file_name) || !r.get(s.fingerprint.size) || !r.get(s.fingerprint.mtime_ns) ||
         !r.get(s.fingerprint.content_hash))
@@ -205,7 +159,7 @@ CacheReadResult read_corpus_cache(const std::filesystem::path& path, const Cache
   uint64_t metadata_bytes = 0;
   if (!in.read(&metadata_bytes, 8) || metadata_bytes > kMaxMetadataBytes || metadata_bytes > h.payload_bytes)
     return failed(CacheStatus::corrupt, "bad metadata length");
-  std::vector<char> metadata_block(metadata_bytes);
+  std::vector<uint8_t> metadata_block(metadata_bytes);
   CacheReadResult result;
   ArraySizes sizes;
   if (!in.read(metadata_block.data(), metadata_bytes) ||
@@ -258,7 +212,7 @@ void write_corpus_cache(const std::filesystem::path& path, const CorpusCacheCont
   sizes.vocab_size = static_cast<uint64_t>(symbols.size());
   sizes.arena_bytes = symbols.arena().size();
   for (size_t s = 0; s < kSplitCount; ++s) sizes.id_counts[s] = c.ids[s].size();
-  const std::vector<char> metadata = encode_metadata(c.metadata, sizes);
+  const std::vector<uint8_t> metadata = encode_metadata(c.metadata, sizes);
 
   AtomicFileWriter file(path);
   Header h{};

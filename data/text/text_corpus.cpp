@@ -4,11 +4,11 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <optional>
 #include <system_error>
 
 #include "core/io/checksum.h"
+#include "core/io/user_cache.h"
 #include "kernels/common.h"
 
 namespace ff::data {
@@ -21,23 +21,6 @@ constexpr std::array<std::array<const char*, kSplitCount>, 2> kLayouts = {{
     {"train.txt", "valid.txt", "test.txt"},
     {"wiki.train.tokens", "wiki.valid.tokens", "wiki.test.tokens"},
 }};
-
-// The per-user cache used when the corpus directory is read-only.
-fs::path user_cache_path(const fs::path& dir) {
-  const char* xdg = std::getenv("XDG_CACHE_HOME");
-  const char* home = std::getenv("HOME");
-  fs::path base;
-  if (xdg && *xdg) {
-    base = xdg;
-  } else if (home && *home) {
-    base = fs::path(home) / ".cache";
-  } else {
-    return {};
-  }
-  std::error_code ec;
-  const std::string key = fs::weakly_canonical(dir, ec).string();
-  return base / "fourierformer" / "corpora" / fmt::format("{:016x}.bin", io::checksum(key));
-}
 
 // The fingerprints of the current text files, content hashes computed at most once.
 class CurrentSources {
@@ -106,13 +89,7 @@ TextCorpus TextCorpus::load(const fs::path& dir, const TextCorpusOptions& option
   corpus.paths_ = find_corpus_files(dir);
   CurrentSources current(corpus.paths_, options.verify_content);
 
-  std::vector<fs::path> cache_paths;
-  if (options.cache_path.empty()) {
-    cache_paths.push_back(dir / kCacheFileName);
-    if (fs::path user = user_cache_path(dir); !user.empty()) cache_paths.push_back(user);
-  } else {
-    cache_paths.push_back(options.cache_path);
-  }
+  const std::vector<fs::path> cache_paths = io::cache_locations(options.cache_path, dir, kCacheFileName, "corpora");
   auto finish = [&] {
     corpus.info_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return std::move(corpus);

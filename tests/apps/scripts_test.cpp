@@ -37,6 +37,7 @@ const std::map<std::string, Names> kScripts = {
     {"scripts/plot_runs.py", {"run"}},
     {"scripts/data/prepare-brown.sh", {"corpus"}},
     {"scripts/data/get-wikitext103.sh", {"corpus"}},
+    {"scripts/data/prepare-fashion-mnist.sh", {}},
     {"scripts/data/brown_to_wikitext.py", {"source", "corpus"}},
     {"scripts/data/make-synthetic-corpus.py", {"corpus"}},
     {"scripts/bench/compare_attention.sh", {}},
@@ -223,6 +224,83 @@ TEST_CASE("scripts: prepare-brown.sh replaces its own older corpus only when not
   r = prepare_brown(root, "corpus");
   CHECK(r.code == 0);
   CHECK(r.output == "Brown corpus already prepared in corpus\n");
+}
+
+namespace {
+
+// A gzipped IDX file: magic 0x0800 + the number of sizes, the sizes, then sizes[0] items of
+// `item_bytes` zero bytes, compressed with the gzip on PATH.
+void write_idx_gz(const fs::path& path, const std::vector<uint32_t>& sizes, uint32_t item_bytes) {
+  std::string bytes;
+  auto put = [&](uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) bytes += static_cast<char>(v >> shift);
+  };
+  put(0x800 + static_cast<uint32_t>(sizes.size()));
+  for (uint32_t v : sizes) put(v);
+  bytes.append(static_cast<size_t>(sizes[0]) * item_bytes, '\0');
+  fs::path plain = path;
+  plain.replace_extension();
+  write_file(plain, bytes);
+  REQUIRE(run_command("gzip -f '" + plain.string() + "'").code == 0);
+}
+
+// The four Fashion-MNIST names in `dir`, with `train_labels` labels for 3 training images.
+void write_fashion_mnist(const fs::path& dir, uint32_t train_labels) {
+  fs::create_directories(dir);
+  write_idx_gz(dir / "train-images-idx3-ubyte.gz", {3, 2, 4}, 8);
+  write_idx_gz(dir / "train-labels-idx1-ubyte.gz", {train_labels}, 1);
+  write_idx_gz(dir / "t10k-images-idx3-ubyte.gz", {2, 2, 4}, 8);
+  write_idx_gz(dir / "t10k-labels-idx1-ubyte.gz", {2}, 1);
+}
+
+CommandResult prepare_fashion_mnist(const TempDir& root) {
+  return run_in(root.path(), source_path("scripts/data/prepare-fashion-mnist.sh"),
+                "FF_FASHION_MNIST_DIR='" + (root / "fm").string() + "'");
+}
+
+}  // namespace
+
+TEST_CASE("scripts: prepare-fashion-mnist.sh checks the four IDX files and prints their counts", "[apps][scripts]") {
+  TempDir root;
+  write_fashion_mnist(root / "fm", 3);
+  CommandResult r = prepare_fashion_mnist(root);
+  CHECK(r.code == 0);
+  CHECK(r.output == "Fashion-MNIST in " + (root / "fm").string() +
+                        ":\n"
+                        "  train-images-idx3-ubyte.gz   3 images of 2 x 4\n"
+                        "  train-labels-idx1-ubyte.gz   3 labels\n"
+                        "  t10k-images-idx3-ubyte.gz    2 images of 2 x 4\n"
+                        "  t10k-labels-idx1-ubyte.gz    2 labels\n");
+  CHECK(entries(root.path()) == Names{"fm"});
+}
+
+TEST_CASE("scripts: prepare-fashion-mnist.sh refuses missing, damaged and mismatched files", "[apps][scripts]") {
+  TempDir root;
+  const fs::path fm = root / "fm";
+  write_fashion_mnist(fm, 2);
+  CommandResult r = prepare_fashion_mnist(root);
+  CHECK(r.code == 1);
+  CHECK(r.output.ends_with("prepare-fashion-mnist.sh: " + fm.string() + ": train has 3 images but 2 labels\n"));
+
+  write_fashion_mnist(fm, 3);
+  const std::string gz = read_file(fm / "t10k-labels-idx1-ubyte.gz");
+  write_file(fm / "t10k-labels-idx1-ubyte.gz", gz.substr(0, gz.size() - 4));
+  r = prepare_fashion_mnist(root);
+  CHECK(r.code == 1);
+  CHECK(r.output.ends_with("prepare-fashion-mnist.sh: " + (fm / "t10k-labels-idx1-ubyte.gz").string() +
+                           ": not a complete gzip file\n"));
+
+  write_idx_gz(fm / "t10k-labels-idx1-ubyte.gz", {2, 2, 4}, 8);  // images under a labels name
+  r = prepare_fashion_mnist(root);
+  CHECK(r.code == 1);
+  CHECK(r.output.ends_with("prepare-fashion-mnist.sh: " + (fm / "t10k-labels-idx1-ubyte.gz").string() +
+                           ": IDX magic 0x00000803, expected 0x00000801\n"));
+
+  fs::remove(fm / "train-images-idx3-ubyte.gz");
+  r = prepare_fashion_mnist(root);
+  CHECK(r.code == 1);
+  CHECK(r.output == "Fashion-MNIST in " + fm.string() + ":\nprepare-fashion-mnist.sh: " +
+                        (fm / "train-images-idx3-ubyte.gz").string() + " is missing\n");
 }
 
 namespace {

@@ -1,7 +1,7 @@
 // Timing of corpus loading, run on demand (hidden tag, not part of the test suite):
 //
 //   scripts/data/make-synthetic-corpus.py /tmp/ff-synthetic --mb 100
-//   FF_CORPUS_BENCH_DIR=/tmp/ff-synthetic build/tests/ff_tests_data "[.bench]"
+//   FF_CORPUS_BENCH_DIR=/tmp/ff-synthetic build/tests/ff_tests_data "[.bench][corpus]"
 //
 // Prints the time to tokenise and write the cache, and to load from the cache with and
 // without content verification. Asserts only that the three loads agree.
@@ -10,27 +10,19 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <sys/resource.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
 #include "data/text/text_corpus.h"
+#include "support/cpu_seconds.h"
 
 using namespace ff::data;
 
-namespace {
-// CPU seconds (user + system) of this process: on a shared machine wall time also counts
-// the time other processes held the cores.
-double cpu_seconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec * 1e-6;
-}
-}  // namespace
+using ff::testing::cpu_seconds;
 
-TEST_CASE("corpus load timing on FF_CORPUS_BENCH_DIR", "[.bench][data]") {
+TEST_CASE("corpus load timing on FF_CORPUS_BENCH_DIR", "[.bench][data][corpus]") {
   const char* dir = std::getenv("FF_CORPUS_BENCH_DIR");
   if (!dir) {
     std::cout << "FF_SKIP: set FF_CORPUS_BENCH_DIR to a corpus directory" << std::endl;

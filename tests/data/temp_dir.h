@@ -38,6 +38,14 @@ inline void write_file(const std::filesystem::path& path, std::string_view conte
   if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
+// 'path', as error messages quote paths.
+inline std::string quoted(const std::filesystem::path& path) {
+  std::string s = "'";
+  s += path.string();
+  s += "'";
+  return s;
+}
+
 inline std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});

@@ -9,9 +9,11 @@
 #include <functional>
 
 #include "kernels/common.h"
+#include "support/user_error.h"
 #include "temp_dir.h"
 
 using namespace ff::data;
+using ff::testing::user_error_of;
 using ff::data::testing::read_file;
 using ff::data::testing::TempDir;
 using ff::data::testing::write_file;
@@ -26,15 +28,6 @@ void write_corpus(const TempDir& dir) {
   write_file(dir / "train.txt", kTrain);
   write_file(dir / "valid.txt", kValid);
   write_file(dir / "test.txt", kTest);
-}
-
-std::string user_error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ff::UserError& e) {
-    return e.what();
-  }
-  return "(no ff::UserError)";
 }
 
 std::vector<int32_t> to_vector(std::span<const int32_t> s) { return {s.begin(), s.end()}; }

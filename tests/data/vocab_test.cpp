@@ -9,8 +9,10 @@
 #include <vector>
 
 #include "kernels/common.h"
+#include "support/user_error.h"
 
 using namespace ff::data;
+using ff::testing::user_error_of;
 
 namespace {
 std::vector<std::string> symbols_of(const Vocab& v) {
@@ -22,14 +24,6 @@ std::vector<std::string> decode(const Vocab& v, const std::vector<int32_t>& ids)
   std::vector<std::string> out;
   for (int32_t id : ids) out.emplace_back(v.symbol(id));
   return out;
-}
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ff::UserError& e) {
-    return e.what();
-  }
-  return "(no ff::UserError)";
 }
 }  // namespace
 
@@ -97,10 +91,10 @@ TEST_CASE("tokens split on Python's whitespace, including Unicode spaces", "[dat
 TEST_CASE("invalid UTF-8 is a user error naming the file, line and byte", "[data]") {
   // A file cut inside a two-byte character, and a stray continuation byte.
   const std::string truncated = "one\ntwo caf\xc3";
-  const std::string msg = message_of([&] { build_vocab_and_encode(truncated, "/data/train.txt"); });
+  const std::string msg = user_error_of([&] { build_vocab_and_encode(truncated, "/data/train.txt"); });
   CHECK_THAT(msg, Catch::Contains("/data/train.txt:2:") && Catch::Contains("invalid UTF-8") &&
                       Catch::Contains("0xc3") && Catch::Contains("byte offset 11"));
-  CHECK_THAT(message_of([&] { build_vocab_and_encode("ok\n\x80", "t.txt"); }), Catch::Contains("t.txt:2:"));
+  CHECK_THAT(user_error_of([&] { build_vocab_and_encode("ok\n\x80", "t.txt"); }), Catch::Contains("t.txt:2:"));
   // Overlong encodings and surrogates are invalid, as in Python.
   CHECK_THROWS_AS(build_vocab_and_encode("\xc0\xaf", "t.txt"), ff::UserError);
   CHECK_THROWS_AS(build_vocab_and_encode("\xed\xa0\x80", "t.txt"), ff::UserError);
@@ -121,7 +115,7 @@ TEST_CASE("unknown words map to <unk> when the vocabulary has it", "[data]") {
 TEST_CASE("an unknown word without <unk> names the file, line and word", "[data]") {
   const VocabAndIds train = build_vocab_and_encode("the cat sat\n", "train.txt");
   const std::string msg =
-      message_of([&] { encode_text(train.vocab, "the cat\n\nthe dog sat\nbird\n", "/corpus/valid.txt"); });
+      user_error_of([&] { encode_text(train.vocab, "the cat\n\nthe dog sat\nbird\n", "/corpus/valid.txt"); });
   CHECK_THAT(
       msg, Catch::Contains("/corpus/valid.txt:3:") && Catch::Contains("'dog'") && Catch::Contains("'<unk>'"));
   CHECK_THROWS_AS(train.vocab.id_or_unk("dog"), ff::UserError);
