@@ -66,17 +66,45 @@ TrainTransform::TrainTransform(TrainTransformConfig cfg, std::string_view where)
                 cfg_.hflip);
 }
 
+CropRect TrainTransform::draw_crop(int64_t height, int64_t width, SampleRng& rng) const {
+  return cfg_.random_resized_crop ? random_resized_crop_params(height, width, cfg_.scale, cfg_.ratio, rng)
+                                  : CropRect{0, 0, height, width};
+}
+
 void TrainTransform::augment(const Image& src, SampleRng& rng, Image& out, TransformScratch& scratch) const {
   check_image(src, channels(), "train transform");
-  const int64_t S = cfg_.image_size;
   // The draws in timm's order: crop box, its interpolation when random, the flip, RandAugment.
-  const CropRect crop = cfg_.random_resized_crop
-                            ? random_resized_crop_params(src.height, src.width, cfg_.scale, cfg_.ratio, rng)
-                            : CropRect{0, 0, src.height, src.width};
+  const CropRect crop = draw_crop(src.height, src.width, rng);
+  augment_from_crop(src, src.height, src.width, crop, rng, out, scratch);
+}
+
+void TrainTransform::augment_from_crop(const Image& src, int64_t full_height, int64_t full_width,
+                                       const CropRect& crop, SampleRng& rng, Image& out,
+                                       TransformScratch& scratch) const {
+  const int64_t S = cfg_.image_size;
   const Interpolation interpolation = resolve_interpolation(interpolation_, rng);
   const bool flip = cfg_.hflip > 0 && rng.uniform() < cfg_.hflip;
-  resized_crop(src, crop, S, S, interpolation, flip, out, scratch.resize);
+  if (src.height == full_height && src.width == full_width) {
+    resized_crop(src, crop, S, S, interpolation, flip, out, scratch.resize);
+  } else {
+    const double sy = static_cast<double>(src.height) / static_cast<double>(full_height);
+    const double sx = static_cast<double>(src.width) / static_cast<double>(full_width);
+    const ResizeBox box{.x0 = static_cast<double>(crop.left) * sx,
+                        .y0 = static_cast<double>(crop.top) * sy,
+                        .x1 = static_cast<double>(crop.left + crop.width) * sx,
+                        .y1 = static_cast<double>(crop.top + crop.height) * sy};
+    resize(src, out, S, S, interpolation, scratch.resize, &box);
+    if (flip) hflip(out);
+  }
   if (rand_augment_) (*rand_augment_)(out, rng, scratch.other);
+}
+
+void TrainTransform::from_crop(const Image& src, int64_t full_height, int64_t full_width, const CropRect& crop,
+                               SampleRng& rng, float* out, TransformScratch& scratch) const {
+  check_image(src, channels(), "train transform");
+  augment_from_crop(src, full_height, full_width, crop, rng, scratch.image, scratch);
+  normalize_(scratch.image, out);
+  if (erasing_) (*erasing_)(out, channels(), cfg_.image_size, cfg_.image_size, rng);
 }
 
 void TrainTransform::operator()(const Image& src, SampleRng& rng, float* out, TransformScratch& scratch) const {

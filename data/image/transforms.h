@@ -72,11 +72,26 @@ class TrainTransform {
   void augment(const Image& src, SampleRng& rng, Image& out, TransformScratch& scratch) const;
   // The whole transform. out: (C, image_size, image_size) float, normalised and erased.
   void operator()(const Image& src, SampleRng& rng, float* out, TransformScratch& scratch) const;
+
+  // For decoders that reduce while decoding (JPEG's DCT scaling, data/image/jpeg.h): the crop
+  // box is drawn first, on the full (height, width), with augment()'s first draw...
+  CropRect draw_crop(int64_t height, int64_t width, SampleRng& rng) const;
+  // ...the image is then decoded at the smallest scale that keeps the crop at least image_size
+  // pixels wide and high (its own side when the crop is smaller), and the transform continues
+  // with the same stream: src is the full (full_height, full_width) image scaled down, crop is
+  // in full-size pixels and is mapped into src with sub-pixel precision (Pillow's resize box).
+  // With src at full size this is exactly operator()(src, rng, out, scratch); scaled, the
+  // pixels differ by the decoder's reduction (docs/data.md). out as operator().
+  void from_crop(const Image& src, int64_t full_height, int64_t full_width, const CropRect& crop, SampleRng& rng,
+                 float* out, TransformScratch& scratch) const;
   // With the sample's own stream: SampleRng(seed, epoch, ref.index, ref.repeat).
   void operator()(const Image& src, uint64_t seed, int64_t epoch, SampleRef ref, float* out,
                   TransformScratch& scratch) const;
 
  private:
+  void augment_from_crop(const Image& src, int64_t full_height, int64_t full_width, const CropRect& crop,
+                         SampleRng& rng, Image& out, TransformScratch& scratch) const;
+
   TrainTransformConfig cfg_;
   Interpolation interpolation_;
   std::optional<RandAugment> rand_augment_;

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cmath>
 #include <thread>
 #include <vector>
 
@@ -54,6 +55,48 @@ TEST_CASE("train transform = crop, resize, flip, RandAugment, normalise, erase w
     REQUIRE(out == expected);
     CHECK(rng.next_u32() == replay.next_u32());
   }
+}
+
+TEST_CASE("train transform from a pre-drawn crop: exact at full size, close on a half-size decode", "[data][image]") {
+  TrainTransformConfig cfg = small_train(16);
+  cfg.auto_augment = "";  // geometry alone, so the scaled path's only difference is the decode
+  cfg.reprob = 0;
+  const TrainTransform transform(cfg);
+  // A smooth image (a gradient with a gentle wave), as photos mostly are at this scale.
+  Image src = Image::zeros(64, 80, 3);
+  for (int64_t y = 0; y < 64; ++y)
+    for (int64_t x = 0; x < 80; ++x)
+      for (int64_t c = 0; c < 3; ++c)
+        src.at(y, x, c) = static_cast<uint8_t>(40 + 2 * x + y + 20 * c + 10 * std::sin(0.2 * static_cast<double>(x + y)));
+  // A half-size "decode": each output pixel the mean of a 2x2 block (what DCT scaling approximates).
+  Image half = Image::zeros(32, 40, 3);
+  for (int64_t y = 0; y < 32; ++y)
+    for (int64_t x = 0; x < 40; ++x)
+      for (int64_t c = 0; c < 3; ++c)
+        half.at(y, x, c) = static_cast<uint8_t>((src.at(2 * y, 2 * x, c) + src.at(2 * y + 1, 2 * x, c) +
+                                                  src.at(2 * y, 2 * x + 1, c) + src.at(2 * y + 1, 2 * x + 1, c) + 2) /
+                                                 4);
+  TransformScratch scratch;
+  double worst = 0;
+  for (uint64_t i = 0; i < 20; ++i) {
+    std::vector<float> direct(3 * 16 * 16), from_full(direct.size()), from_half(direct.size());
+    SampleRng a(5, 0, i), b(5, 0, i), c(5, 0, i);
+    transform(src, a, direct.data(), scratch);
+    const CropRect crop_b = transform.draw_crop(64, 80, b);
+    transform.from_crop(src, 64, 80, crop_b, b, from_full.data(), scratch);
+    REQUIRE(from_full == direct);  // the same draws, the same pixels
+    CHECK(a.next_u32() == b.next_u32());
+    const CropRect crop_c = transform.draw_crop(64, 80, c);
+    CHECK(crop_c == crop_b);
+    transform.from_crop(half, 64, 80, crop_c, c, from_half.data(), scratch);
+    double diff = 0;
+    for (size_t k = 0; k < direct.size(); ++k) diff += std::abs(direct[k] - from_half[k]);
+    worst = std::max(worst, diff / static_cast<double>(direct.size()));
+  }
+  // Normalised units (1/(255 * 0.22) per grey level): a smooth image loses little at half size.
+  INFO("worst mean |difference| " << worst);
+  CHECK(worst < 0.05);  // measured 0.012, about 0.7 grey levels
+  CHECK(worst > 0.0);
 }
 
 TEST_CASE("a sample's result depends on (seed, epoch, index, repeat) only, not on threads or order", "[data][image]") {
