@@ -30,7 +30,10 @@ packages=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev catch2 nlohmann-json3-dev libxxhash-dev
   libopenblas-dev libturbojpeg0-dev libjpeg62-turbo-dev zlib1g-dev libopenmpi-dev openmpi-bin
   python3-matplotlib python3-yaml
+  dataset-fashion-mnist
 )
+# dataset-fashion-mnist: the real images of the ViT configs (configs/vit/vit-fmnist-*.yaml) and
+# of the image-task tests (/usr/share/datasets/fashion-mnist, about 30 MB).
 # scripts/plot_runs.py runs on Debian's /usr/bin/python3, which python3-matplotlib brings; the
 # other Python scripts use the standard library, so any python3 on PATH will do for them. npm
 # (for the corpus packages) may come from elsewhere; install it only if absent.

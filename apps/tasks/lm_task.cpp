@@ -161,6 +161,7 @@ class LmTask : public train::Task {
 
   nn::Module& model() override { return *model_; }
   std::string unit() const override { return "tokens"; }
+  int64_t global_batch_size() const override { return cfg_.data.batch_size; }
 
   train::LossOutput train_loss() override {
     FF_CHECK(train_.has_value(), "LmTask: built for evaluation only");

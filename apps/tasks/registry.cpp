@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "apps/tasks/image_task.h"
 #include "apps/tasks/lm_task.h"
 #include "data/text/split.h"
 
@@ -20,6 +21,8 @@ std::vector<std::string> text_splits() {
 const std::vector<TaskEntry>& registered_tasks() {
   static const std::vector<TaskEntry> tasks = {
       {"lm", "language modelling: a Transformer-XL-style LM on a text corpus", lm_task_factory(), text_splits()},
+      {"image", "image classification: a Vision Transformer (DeiT) on an ImageFolder or IDX files",
+       image_task_factory(), {"train", "val", "valid", "test"}},
   };
   return tasks;
 }

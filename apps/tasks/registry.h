@@ -2,6 +2,7 @@
 // The tasks the apps can run, chosen by the config's top-level `task:` key (default `lm`):
 //
 //   task: lm      language modelling (apps/tasks/lm_task.h)
+//   task: image   image classification (apps/tasks/image_task.h)
 //
 // fourierformer-train, -eval and -bench take `task_factory()` and know no task by name; a new
 // task is one entry in registry.cpp.

@@ -27,4 +27,20 @@ std::pair<Tensor, Tensor> promote(const Tensor& a, const Tensor& b) {
   return {to_dtype(a, wide), to_dtype(b, wide)};
 }
 
+std::vector<Tensor> promote(const std::vector<Tensor>& xs) {
+  if (xs.empty() || !is_floating(xs[0].dtype())) return xs;
+  DType wide = xs[0].dtype();
+  bool mixed = false;
+  for (const Tensor& x : xs) {
+    if (!is_floating(x.dtype())) return xs;  // not ours to promote: the op reports the mismatch
+    mixed |= x.dtype() != wide;
+    if (width(x.dtype()) > width(wide)) wide = x.dtype();
+  }
+  if (!mixed) return xs;
+  std::vector<Tensor> out;
+  out.reserve(xs.size());
+  for (const Tensor& x : xs) out.push_back(x.dtype() == wide ? x : to_dtype(x, wide));
+  return out;
+}
+
 }  // namespace ff

@@ -3,6 +3,7 @@
 #include <numeric>
 
 #include "core/autograd/autograd.h"
+#include "core/ops/autocast.h"
 #include "core/ops/dispatch.h"
 #include "core/ops/reduce.h"
 #include "kernels/elementwise.h"
@@ -261,8 +262,9 @@ Tensor to_dtype(const Tensor& x, DType dtype) {
   return out;
 }
 
-Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
-  FF_CHECK(!xs.empty(), "concat of no tensors");
+Tensor concat(const std::vector<Tensor>& xs_in, int64_t dim) {
+  FF_CHECK(!xs_in.empty(), "concat of no tensors");
+  const std::vector<Tensor> xs = promote(xs_in);  // floating dtypes meet in the widest, as binary ops
   const Tensor& first = xs[0];
   dim = wrap_dim(dim, first.dim());
   Shape shape = first.shape();

@@ -69,6 +69,9 @@ class Task {
   // for every split a run will score before the first step.
   virtual void check_split(const std::string& split) const = 0;
 
+  // Samples (sequences, images) of one training micro-batch over all ranks: the batch of the
+  // linear learning-rate scaling rule (train.optimizer.lr_reference_batch).
+  virtual int64_t global_batch_size() const = 0;
   // Training micro-batches (train_loss calls) per epoch; 0 when the task streams without
   // epochs. The trainer's epoch is batches_per_epoch / grad_accum optimizer steps.
   virtual int64_t batches_per_epoch() const { return 0; }

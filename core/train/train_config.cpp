@@ -47,6 +47,7 @@ TrainConfig parse_train_config(const config::Section& root, const std::string& d
   OptimizerConfig& opt = c.optimizer;
   opt.name = o.choice("name", opt.name, {"adam", "adamw", "sgd"});
   opt.lr = o.get<double>("lr", opt.lr, positive());
+  opt.lr_reference_batch = o.get<int64_t>("lr_reference_batch", opt.lr_reference_batch, non_negative());
   opt.betas = o.get<std::vector<double>>("betas", opt.betas, config::probability());
   if (opt.betas.size() != 2)
     o.fail("betas", fmt::format("must be a list of two numbers in [0, 1), got {}", opt.betas.size()));

@@ -18,6 +18,9 @@ namespace ff::train {
 struct OptimizerConfig {
   std::string name = "adamw";  // adam | adamw | sgd
   double lr = 1e-3;
+  // > 0: the linear scaling rule, as DeiT: the peak lr is lr * (global batch per step) /
+  // lr_reference_batch, the global batch being the task's batch over all ranks times grad_accum.
+  int64_t lr_reference_batch = 0;
   std::vector<double> betas = {0.9, 0.999};
   double eps = 1e-8;
   double weight_decay = 0.0;

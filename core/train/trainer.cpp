@@ -66,6 +66,13 @@ Trainer::Trainer(const TrainConfig& cfg, Task& task, Generator& gen, nlohmann::o
                   "train.max_epochs needs a task with a known epoch length; this task streams: set train.max_steps");
     total_steps_ = cfg_.max_epochs * steps_per_epoch_;
   }
+  if (cfg_.optimizer.lr_reference_batch > 0) {
+    const int64_t batch = task_.global_batch_size() * cfg_.grad_accum;
+    const double base = cfg_.optimizer.lr;
+    cfg_.optimizer.lr = base * static_cast<double>(batch) / static_cast<double>(cfg_.optimizer.lr_reference_batch);
+    spdlog::info("lr {} x batch {} / {} = {} (train.optimizer.lr_reference_batch)", base, batch,
+                 cfg_.optimizer.lr_reference_batch, cfg_.optimizer.lr);
+  }
   optimizer_ = make_optimizer(cfg_.optimizer, task_.param_groups(cfg_.optimizer.no_decay));
   schedule_ = make_schedule(cfg_, total_steps_, steps_per_epoch_);
   params_ = task_.model().parameters();

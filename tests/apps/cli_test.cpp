@@ -58,7 +58,7 @@ TEST_CASE("apps: fourierformer-eval's flag mistakes are one readable line, exit 
       {eval, "--checkpoint run --max-batches ten", "--max-batches: expected a whole number of at least 0, got 'ten'"},
       {eval, "--checkpoint run --max-batches 1 --max-batches 2", "--max-batches is given 2 times; give it once"},
       {eval, "--checkpoint run --split valid,tset",
-       "--split: unknown split 'tset' in 'valid,tset'; expected train, valid or test, separated by commas"},
+       "--split: unknown split 'tset' in 'valid,tset'; expected train, valid, test or val, separated by commas"},
       {eval, "--checkpoint run --split ''", "--split needs a value, got ''"},
       {eval, "--checkpoint run --json --split valid", "--json needs a value before '--split'"},
       {eval, "--checkpoint run --json no-such-dir/r.json",

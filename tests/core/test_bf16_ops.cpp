@@ -229,3 +229,17 @@ TEST_CASE("autocast: GEMMs in bf16, precision-sensitive ops in f32, gradients in
   // Outside the guard nothing is cast.
   CHECK(linear(x, w, b).dtype() == DType::F32);
 }
+
+TEST_CASE("concat of bf16 and f32 meets in f32, and each gradient comes back in its input's dtype", "[bf16]") {
+  Tensor a = to_dtype(random_tensor({2, 3}, 40, -1, 1, DType::F32), DType::BF16).detach().set_requires_grad(true);
+  Tensor b = random_tensor({1, 3}, 41, -1, 1, DType::F32).detach().set_requires_grad(true);
+  Tensor y = concat({a, b}, 0);
+  CHECK(y.dtype() == DType::F32);
+  CHECK(y.shape() == Shape{3, 3});
+  CHECK(to_dtype(slice(y, 0, 0, 2), DType::BF16).to_vector<float>() == a.to_vector<float>());  // exact widening
+  sum(mul(y, 2.0)).backward();
+  CHECK(a.grad().dtype() == DType::BF16);
+  CHECK(b.grad().dtype() == DType::F32);
+  CHECK(a.grad().to_vector<float>() == std::vector<float>(6, 2.0f));
+  CHECK(b.grad().to_vector<float>() == std::vector<float>(3, 2.0f));
+}

@@ -89,6 +89,7 @@ class ToyTask : public Task {
   nn::Module& model() override { return *model_; }
   int64_t batches_per_epoch() const override { return options_.examples / options_.batch_size; }
   std::string unit() const override { return "examples"; }
+  int64_t global_batch_size() const override { return options_.batch_size; }
 
   LossOutput train_loss() override {
     ++calls_;
