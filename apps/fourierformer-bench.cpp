@@ -6,6 +6,7 @@
 //   fourierformer-bench --device cuda --json out.json attention --shapes paper
 //   fourierformer-bench --threads 2 train --config configs/lm/brown-small-fourier.yaml --steps 20
 //   fourierformer-bench --precision bf16 train --config configs/lm/brown-small-softmax.yaml
+//   fourierformer-bench data --path /data/imagenet --workers 1,2,4,8
 
 #include <CLI/CLI.hpp>
 #include <omp.h>
@@ -23,6 +24,8 @@
 
 #include "apps/common/cli.h"
 #include "apps/tasks/registry.h"
+#include "data/image/image_source.h"
+#include "data/image/loader.h"
 #include "core/config/config.h"
 #include "core/ops/ops.h"
 #include "core/train/run.h"
@@ -178,6 +181,52 @@ json bench_train(const std::string& config_path, const std::vector<std::string>&
           {"peak_extra_bytes", memory_stats(device).peak - base}};
 }
 
+// Decode + augment throughput: DeiT's train (or eval) transform on an ImageFolder split through
+// the loader with each number of worker threads, timed over `images` images after one warm-up
+// batch (the file list and the page cache warm).
+json bench_data(const std::string& path, const std::string& split, bool eval, int64_t image_size,
+                const std::vector<int64_t>& workers, int64_t images, int64_t batch_size, bool scaled_decode) {
+  const data::ImageSource source(split, data::ImageFolder::open(path, split));
+  FF_USER_CHECK(source.size() > 0, "{}/{}: no images", path, split);
+  data::TrainTransformConfig train_cfg;
+  train_cfg.image_size = image_size;
+  data::EvalTransformConfig eval_cfg;
+  eval_cfg.image_size = image_size;
+  const data::TrainTransform train(train_cfg);
+  const data::EvalTransform evaluate(eval_cfg);
+  const int64_t floats = 3 * image_size * image_size;
+  json rows = json::array();
+  for (int64_t w : workers) {
+    data::LoaderOptions o;
+    o.batch_size = batch_size;
+    o.sample_floats = floats;
+    o.threads = static_cast<int>(w);
+    data::BatchLoader loader(o, [&](int64_t sample, int64_t epoch, int64_t slot, data::SampleBatch& batch) {
+      thread_local data::TransformScratch scratch;
+      const int64_t i = sample % source.size();
+      if (eval) {
+        source.eval_sample(i, evaluate, scaled_decode, batch.image(slot), scratch);
+      } else {
+        data::SampleRng rng(0, static_cast<uint64_t>(epoch), static_cast<uint64_t>(sample));
+        source.train_sample(i, rng, train, scaled_decode, batch.image(slot), scratch);
+      }
+      batch.labels[static_cast<size_t>(slot)] = source.label(i);
+    });
+    const int64_t batches = 1 + (images + batch_size - 1) / batch_size;
+    std::vector<int64_t> order(static_cast<size_t>(batches * batch_size));
+    for (size_t k = 0; k < order.size(); ++k) order[k] = static_cast<int64_t>(k);
+    loader.start_epoch(0, order);
+    loader.next();  // warm-up
+    const auto start = std::chrono::steady_clock::now();
+    int64_t n = 0;
+    while (const data::SampleBatch* b = loader.next()) n += b->size;
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    rows.push_back({{"workers", w}, {"images", n}, {"seconds", seconds}, {"images_per_s", n / seconds}});
+  }
+  return {{"path", path}, {"split", split}, {"transform", eval ? "eval" : "train"}, {"image_size", image_size},
+          {"scaled_decode", scaled_decode}, {"batch_size", batch_size}, {"results", rows}};
+}
+
 void print_table(const json& rows) {
   std::printf("%-10s %-8s %-7s %-26s %-6s %12s %14s %14s\n", "case", "kind", "device", "shape (B,H,Nq,Nk,D)",
               "causal", "fwd ms", "fwd+bwd ms", "peak extra MB");
@@ -235,12 +284,44 @@ int main(int argc, char** argv) {
   train_cmd->add_option("--set", train_overrides, "Override a config key (repeatable)");
   train_cmd->add_option("--steps", train_steps, "Timed optimizer steps")->check(apps::cli::whole_number(1, 100000));
 
+  auto* data_cmd = app.add_subcommand("data", "Decode + augment throughput on an ImageFolder, per loader thread count");
+  std::string data_path, data_split = "train", workers_text = "1,2";
+  int64_t data_images = 512, data_batch = 64, image_size = 224;
+  bool data_eval = false, full_decode = false;
+  data_cmd->add_option("--path", data_path, "ImageFolder root (train/<class>/*.JPEG ...)")->required();
+  data_cmd->add_option("--split", data_split, "The split's folder (default train)");
+  data_cmd->add_option("--workers", workers_text, "Loader thread counts to time, e.g. 1,2,4 (default 1,2)")
+      ->check(apps::cli::whole_numbers(0, 0, "N,N,..."));
+  data_cmd->add_option("--images", data_images, "Timed images per thread count (default 512)")
+      ->check(apps::cli::whole_number(1, 10000000));
+  data_cmd->add_option("--batch-size", data_batch, "Images per batch (default 64)")->check(apps::cli::whole_number(1, 100000));
+  data_cmd->add_option("--image-size", image_size, "Output side (default 224)")->check(apps::cli::whole_number(1, 4096));
+  data_cmd->add_flag("--eval", data_eval, "DeiT's eval transform (resize 256, centre crop) instead of the train one");
+  data_cmd->add_flag("--full-decode", full_decode, "Decode every JPEG at full size (no DCT scaling)");
+
   if (int code = apps::cli::parse(app, argc, argv); code >= 0) return code;
 
   try {
     FF_USER_CHECK(!(train_cmd->parsed() && repeats_opt->count() > 0),
                   "--repeats applies to the attention benchmark; train times --steps steps");
     if (threads > 0) omp_set_num_threads(threads);
+    if (data_cmd->parsed()) {
+      const std::vector<int64_t> workers = apps::cli::parse_whole_numbers(workers_text).value();
+      json r = bench_data(data_path, data_split, data_eval, image_size, workers, data_images, data_batch, !full_decode);
+      std::printf("%s/%s, %s transform to %lld px%s:\n", data_path.c_str(), data_split.c_str(),
+                  data_eval ? "eval" : "train", static_cast<long long>(image_size),
+                  full_decode ? ", full-size decode" : "");
+      for (const json& row : r["results"])
+        std::printf("  %2lld workers: %8.1f images/s\n", static_cast<long long>(row["workers"].get<int64_t>()),
+                    row["images_per_s"].get<double>());
+      json report = {{"benchmark", "data"}, {"version", train::version_string()}, {"results", json::array({r})}};
+      if (!json_path.empty()) {
+        std::ofstream out(json_path);
+        FF_USER_CHECK(out.good(), "--json {}: cannot write", json_path);
+        out << report.dump(2) << "\n";
+      }
+      return 0;
+    }
     if (train_cmd->parsed()) {
       spdlog::set_level(spdlog::level::warn);
       if (precision_opt->count() > 0) train_overrides.push_back("train.precision=" + precision);

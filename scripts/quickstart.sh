@@ -3,7 +3,7 @@
 # Fourier-attention language model for a bounded number of steps on whatever device is
 # present (a GPU if there is one, else the CPU), evaluates it on the valid and test splits,
 # plots the run and prints where everything is. With --images, the same for a small Fourier
-# ViT on Fashion-MNIST (Debian's dataset-fashion-mnist): its config's 3 epochs, top-1/top-5.
+# ViT on Fashion-MNIST (Debian's dataset-fashion-mnist): its config's 4 epochs, top-1/top-5.
 #
 # Usage: scripts/quickstart.sh [--help] [--images] [--steps N] [--config FILE]
 #

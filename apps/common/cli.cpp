@@ -229,7 +229,11 @@ CLI::Validator whole_numbers(size_t count, int64_t min, const std::string& layou
       [=](std::string& text) -> std::string {
         const auto values = parse_whole_numbers(text);
         const auto at_least_min = [&](int64_t v) { return v >= min; };
-        if (values && values->size() == count && std::all_of(values->begin(), values->end(), at_least_min)) return {};
+        if (values && (count == 0 ? !values->empty() : values->size() == count) &&
+            std::all_of(values->begin(), values->end(), at_least_min))
+          return {};
+        if (count == 0)
+          return fmt::format("expected {}: whole numbers of at least {} separated by commas, got '{}'", layout, min, text);
         return fmt::format("expected {}: {} whole numbers of at least {} separated by commas, got '{}'", layout, count,
                            min, text);
       },

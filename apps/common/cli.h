@@ -43,7 +43,8 @@ std::optional<std::vector<int64_t>> parse_whole_numbers(std::string_view text);
 
 // A whole number in [min, max] (no max: at least min).
 CLI::Validator whole_number(int64_t min, std::optional<int64_t> max = std::nullopt);
-// `count` comma-separated whole numbers of at least `min`, read as `layout` ("B,H,Nq,Nk,D").
+// `count` comma-separated whole numbers of at least `min` (count 0: any number of them, at least
+// one), read as `layout` ("B,H,Nq,Nk,D").
 CLI::Validator whole_numbers(size_t count, int64_t min, const std::string& layout);
 // One of `choices`.
 CLI::Validator one_of(std::vector<std::string> choices);

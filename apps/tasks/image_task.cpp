@@ -11,9 +11,7 @@
 
 #include "core/autograd/autograd.h"
 #include "core/ops/ops.h"
-#include "data/image/idx.h"
-#include "data/image/image_folder.h"
-#include "data/image/jpeg.h"
+#include "data/image/image_source.h"
 #include "data/image/loader.h"
 #include "data/image/samplers.h"
 #include "data/image/transforms.h"
@@ -148,58 +146,6 @@ ImageTaskConfig parse_image_config(const config::Section& root) {
   return c;
 }
 
-// One split's images: an ImageFolder (JPEG files) or an IDX range.
-class ImageSplit {
- public:
-  ImageSplit(std::string name, data::ImageFolder folder) : name_(std::move(name)), folder_(std::move(folder)) {}
-  ImageSplit(std::string name, std::shared_ptr<const data::IdxDataset> idx, int64_t begin, int64_t end,
-             fs::path file)
-      : name_(std::move(name)), idx_(std::move(idx)), begin_(begin), end_(end), file_(std::move(file)) {}
-
-  const std::string& name() const { return name_; }
-  int64_t size() const { return folder_ ? folder_->size() : end_ - begin_; }
-  int64_t label(int64_t i) const { return folder_ ? folder_->label(i) : idx_->labels[static_cast<size_t>(begin_ + i)]; }
-  std::string file(int64_t i) const {
-    return folder_ ? folder_->path(i).string() : fmt::format("{} (image {})", file_.string(), begin_ + i);
-  }
-
-  // The full-size image's (height, width) and a decoder for it at a reduced size: decode(need_w,
-  // need_h) gives the image at the smallest JPEG scale with at least that many pixels (IDX: the
-  // image itself).
-  struct Pending {
-    int64_t height = 0, width = 0;
-    std::vector<uint8_t> bytes;  // JPEG
-    data::Image image;           // IDX
-    std::string name;
-    data::Image decode(int64_t need_w, int64_t need_h) const {
-      if (bytes.empty()) return image;
-      return data::decode_jpeg(bytes, name, data::choose_scale(width, height, need_w, need_h));
-    }
-  };
-  Pending open(int64_t i) const {
-    Pending p;
-    if (folder_) {
-      p.bytes = folder_->read(i);
-      p.name = folder_->path(i).string();
-      const data::JpegInfo info = data::read_jpeg_info(p.bytes, p.name);
-      p.height = info.height;
-      p.width = info.width;
-    } else {
-      p.image = idx_->images.image(begin_ + i);
-      p.height = p.image.height;
-      p.width = p.image.width;
-    }
-    return p;
-  }
-
- private:
-  std::string name_;
-  std::optional<data::ImageFolder> folder_;
-  std::shared_ptr<const data::IdxDataset> idx_;
-  int64_t begin_ = 0, end_ = 0;
-  fs::path file_;
-};
-
 fs::path idx_file(const fs::path& dir, const std::string& stem) {
   for (const std::string& name : {stem, stem + ".gz"})
     if (fs::exists(dir / name)) return dir / name;
@@ -279,7 +225,7 @@ class ImageTask : public train::Task {
 
   train::EvalResult evaluate(const std::string& split_name, int64_t max_batches,
                              const train::EvalProgress& progress) override {
-    const ImageSplit& split = split_of(split_name);
+    const data::ImageSource& split = split_of(split_name);
     const int64_t C = cfg_.model.in_chans, S = cfg_.model.image_size;
     // Rank r scores r, r + W, ... (no padding, so the ranks together score every image once).
     std::vector<int64_t> order;
@@ -322,7 +268,7 @@ class ImageTask : public train::Task {
   }
 
   void check_split(const std::string& split_name) const override {
-    const ImageSplit& split = split_of(split_name);
+    const data::ImageSource& split = split_of(split_name);
     FF_USER_CHECK(split.size() > 0, "the {} split of {} is empty", split_name, cfg_.data.path.string());
   }
 
@@ -330,7 +276,16 @@ class ImageTask : public train::Task {
     std::map<std::string, double> out;
     const std::vector<double> R = model_->fourier_R();
     for (size_t i = 0; i < R.size(); ++i) out[fmt::format("R.{}", i)] = R[i];
-    if (loader_ && loader_->skipped() > 0) out["unreadable_skipped"] = static_cast<double>(loader_->skipped());
+    if (loader_ && loader_->skipped() > 0) {
+      const int64_t skipped = loader_->skipped();
+      out["unreadable_skipped"] = static_cast<double>(skipped);
+      if (skipped > reported_skipped_) {
+        const std::vector<std::string> names = loader_->skipped_names();
+        spdlog::warn("{} unreadable image{} skipped so far (data.skip_unreadable), the latest: {}", skipped,
+                     skipped == 1 ? "" : "s", names.back());
+        reported_skipped_ = skipped;
+      }
+    }
     return out;
   }
 
@@ -389,9 +344,9 @@ class ImageTask : public train::Task {
     (void)training;
   }
 
-  const ImageSplit& split_of(const std::string& name) const {
+  const data::ImageSource& split_of(const std::string& name) const {
     std::string names;
-    for (const ImageSplit& s : splits_) {
+    for (const data::ImageSource& s : splits_) {
       if (s.name() == name) return s;
       names += (names.empty() ? "" : ", ") + s.name();
     }
@@ -416,33 +371,16 @@ class ImageTask : public train::Task {
     return [this](int64_t position, int64_t epoch, int64_t slot, data::SampleBatch& batch) {
       thread_local data::TransformScratch scratch;
       const data::SampleRef ref = refs_[static_cast<size_t>(position)];
-      const ImageSplit& split = splits_[0];
-      const ImageSplit::Pending pending = split.open(ref.index);
       data::SampleRng rng(seed_, static_cast<uint64_t>(epoch), static_cast<uint64_t>(ref.index), ref.repeat);
-      const data::CropRect crop = train_transform_->draw_crop(pending.height, pending.width, rng);
-      const int64_t S = cfg_.model.image_size;
-      // Decode at the smallest scale that keeps the crop at least S x S (never below its size).
-      const int64_t need_w = cfg_.data.scaled_decode ? (S * pending.width + crop.width - 1) / crop.width : pending.width;
-      const int64_t need_h =
-          cfg_.data.scaled_decode ? (S * pending.height + crop.height - 1) / crop.height : pending.height;
-      const data::Image image = pending.decode(need_w, need_h);
-      train_transform_->from_crop(image, pending.height, pending.width, crop, rng, batch.image(slot), scratch);
-      batch.labels[static_cast<size_t>(slot)] = split.label(ref.index);
+      splits_[0].train_sample(ref.index, rng, *train_transform_, cfg_.data.scaled_decode, batch.image(slot), scratch);
+      batch.labels[static_cast<size_t>(slot)] = splits_[0].label(ref.index);
     };
   }
 
-  data::BatchLoader::Fill eval_fill(const ImageSplit& split) const {
+  data::BatchLoader::Fill eval_fill(const data::ImageSource& split) const {
     return [this, &split](int64_t index, int64_t, int64_t slot, data::SampleBatch& batch) {
       thread_local data::TransformScratch scratch;
-      const ImageSplit::Pending pending = split.open(index);
-      // The short side goes to resize_size: decode no smaller than that.
-      const int64_t short_side = std::min(pending.height, pending.width);
-      const int64_t resize = eval_transform_->resize_size();
-      const int64_t need_w = cfg_.data.scaled_decode ? (resize * pending.width + short_side - 1) / short_side : pending.width;
-      const int64_t need_h =
-          cfg_.data.scaled_decode ? (resize * pending.height + short_side - 1) / short_side : pending.height;
-      const data::Image image = pending.decode(need_w, need_h);
-      (*eval_transform_)(image, batch.image(slot), scratch);
+      split.eval_sample(index, *eval_transform_, cfg_.data.scaled_decode, batch.image(slot), scratch);
       batch.labels[static_cast<size_t>(slot)] = split.label(index);
     };
   }
@@ -453,12 +391,10 @@ class ImageTask : public train::Task {
       ra_sampler_.emplace(n, world_, seed_, data::RepeatedAugSamplerConfig{.repeats = cfg_.data.repeats});
     else
       shuffled_sampler_.emplace(n, world_, seed_, true);
-    const ImageSplit& train = splits_[0];
     loader_ = std::make_unique<data::BatchLoader>(loader_options(rank_batch_, /*drop_last=*/true), train_fill(),
                                                   [this](int64_t position) {
                                                     return splits_[0].file(refs_[static_cast<size_t>(position)].index);
                                                   });
-    (void)train;
     start_epoch(0, 0);
     FF_USER_CHECK(loader_->batches_per_epoch() > 0,
                   "data.batch_size {} is larger than an epoch's {} training samples per rank", cfg_.data.batch_size,
@@ -473,7 +409,7 @@ class ImageTask : public train::Task {
   }
 
   // The paper's Table 3 metric over the split's first N images, in eval batches.
-  void add_head_diversity(const ImageSplit& split, train::EvalResult& r) {
+  void add_head_diversity(const data::ImageSource& split, train::EvalResult& r) {
     const int64_t n = std::min(cfg_.eval.head_diversity_segments, split.size());
     const int64_t C = cfg_.model.in_chans, S = cfg_.model.image_size;
     std::vector<int64_t> order(static_cast<size_t>(n));
@@ -498,7 +434,7 @@ class ImageTask : public train::Task {
   Device device_;
   int rank_ = 0, world_ = 1;
   int64_t rank_batch_ = 1, num_classes_ = 0;
-  std::vector<ImageSplit> splits_;  // train first
+  std::vector<data::ImageSource> splits_;  // train first
   std::optional<data::TrainTransform> train_transform_;
   std::optional<data::EvalTransform> eval_transform_;
   std::optional<data::Mixup> mixup_;
@@ -508,6 +444,7 @@ class ImageTask : public train::Task {
   std::vector<data::SampleRef> refs_;  // this epoch's samples of this rank
   std::unique_ptr<data::BatchLoader> loader_;
   int64_t epoch_ = 0;
+  int64_t reported_skipped_ = 0;
 };
 
 }  // namespace

@@ -139,6 +139,19 @@ TEST_CASE("apps: a small ViT learns real Fashion-MNIST images and fourierformer-
     CHECK(top5 >= top1);
     // The evaluation the trainer logged for valid is the one eval reproduces from the checkpoint.
     CHECK(results["splits"]["valid"]["loss"].get<double>() == Approx(evals[0]["loss"].get<double>()).epsilon(1e-6));
+
+    // The paper's head-redundancy metric for the ViT: over the first 20 test images.
+    CommandResult h = run(app("fourierformer-eval") + " --checkpoint " + work.string() +
+                          " --split test --head-diversity --segments 20 --json " + json.string());
+    INFO(h.output);
+    REQUIRE(h.code == 0);
+    const auto div = nlohmann::json::parse(read_text(json))["splits"]["test"];
+    CHECK(div["head_div_segments"] == 20);
+    // Two heads' maps over 17 tokens: rows of 17 weights that sum to one, so distances lie in
+    // (0, sqrt(2 * 17)); trained heads differ.
+    CHECK(div["head_div_mean"].get<double>() > 0.01);
+    CHECK(div["head_div_mean"].get<double>() < std::sqrt(34.0));
+    CHECK(div["units"] == 300);  // the accuracy still covers the whole split
   }
 }
 

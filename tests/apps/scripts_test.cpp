@@ -45,6 +45,7 @@ const std::map<std::string, Names> kScripts = {
     {"scripts/bench/attention_peer.py", {}},
     {"scripts/bench/attention_table.py", {"ours.json", "peer.json"}},
     {"scripts/bench/lm_peer.py", {"--config", "lm.yaml"}},
+    {"scripts/bench/vit_peer.py", {"--config", "vit.yaml"}},
 };
 
 std::string source_path(const std::string& relative) { return fmt::format("'{}/{}'", FF_SOURCE_DIR, relative); }
