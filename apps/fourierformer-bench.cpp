@@ -244,6 +244,7 @@ void print_table(const json& rows) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ff::apps::cli::use_passive_omp_wait(argv);
   CLI::App app("Benchmarks FourierFormer's kernels and training.", "fourierformer-bench");
   app.require_subcommand(1);
   app.fallthrough();  // --json, --device, ... also after the subcommand

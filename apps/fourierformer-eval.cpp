@@ -14,6 +14,7 @@
 
 int main(int argc, char** argv) {
   using namespace ff;
+  apps::cli::use_passive_omp_wait(argv);
   bool sliding = false, head_diversity = false;
   int64_t segments = 100;
   apps::EvalExtras extras{

@@ -3,4 +3,7 @@
 #include "apps/common/app.h"
 #include "apps/tasks/registry.h"
 
-int main(int argc, char** argv) { return ff::apps::run_train_app(argc, argv, ff::apps::task_factory()); }
+int main(int argc, char** argv) {
+  ff::apps::cli::use_passive_omp_wait(argv);
+  return ff::apps::run_train_app(argc, argv, ff::apps::task_factory());
+}

@@ -6,8 +6,11 @@
 #include <cctype>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
+
+#include <unistd.h>
 
 #include "core/config/config.h"
 #include "core/tensor/device.h"
@@ -17,6 +20,13 @@
 namespace ff::apps::cli {
 
 namespace fs = std::filesystem;
+
+void use_passive_omp_wait(char** argv) {
+  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;  // the user's choice, or done already
+  if (::setenv("OMP_WAIT_POLICY", "PASSIVE", 1) != 0) return;
+  ::execv("/proc/self/exe", argv);  // returns only when it failed: run with libgomp's default
+  ::unsetenv("OMP_WAIT_POLICY");
+}
 
 UsageError::UsageError(std::string message)
     : CLI::ParseError("UsageError", std::move(message), train::kExitUserError) {}

@@ -26,6 +26,17 @@
 
 namespace ff::apps::cli {
 
+// The first call of every app's main(). GNU OpenMP's default wait policy keeps a thread that
+// has finished its share of a parallel region spinning for a while before it sleeps; when
+// other threads want the cores (the image loader's workers, anything else on a small machine)
+// the spinning threads take their time slices and every short parallel region waits for a
+// descheduled one. Measured on a 2-core machine (docs/perf/cpu-vit.md): the Fashion-MNIST ViT
+// trains 1.5x faster and the Brown LM 1.2x faster with OMP_WAIT_POLICY=PASSIVE. libgomp reads
+// the variable when it is loaded, before main(), so when the user has not set it this sets it
+// and executes the program again (/proc/self/exe, same arguments and process id); a user's own
+// OMP_WAIT_POLICY (e.g. ACTIVE) is left as it is. If the exec fails, the app goes on unchanged.
+void use_passive_omp_wait(char** argv);
+
 // A command-line mistake whose message is the whole line (CLI11 prefixes a validator's message
 // with "--flag: "; this one is printed as it is).
 class UsageError : public CLI::ParseError {

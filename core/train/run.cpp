@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -131,7 +132,10 @@ std::string banner(const std::string& app_name, Device device, int world_size) {
 #else
   text += " | built without CUDA";
 #endif
-  text += fmt::format(" | threads {} | world size {}", omp_get_max_threads(), world_size);
+  // The apps set OMP_WAIT_POLICY=PASSIVE unless the user chose (apps/common/cli.h).
+  const char* wait = std::getenv("OMP_WAIT_POLICY");
+  text += fmt::format(" | threads {} (OpenMP wait {}) | world size {}", omp_get_max_threads(),
+                      wait != nullptr ? wait : "default", world_size);
   return text;
 }
 

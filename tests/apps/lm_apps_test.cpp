@@ -256,6 +256,20 @@ TEST_CASE("apps: the banner says where CUDA stands: built without it, no GPU, or
   CHECK(r.output.find("insufficient") == std::string::npos);
 }
 
+TEST_CASE("apps: the apps wait passively in OpenMP unless the user chose a policy", "[apps][lm]") {
+  const fs::path corpus = make_corpus("omp-wait-corpus");
+  // ctest sets OMP_WAIT_POLICY for every test: clear it, and set it, for the app alone.
+  for (const auto& [env, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"env -u OMP_WAIT_POLICY ", "(OpenMP wait PASSIVE)"}, {"env OMP_WAIT_POLICY=ACTIVE ", "(OpenMP wait ACTIVE)"}}) {
+    const fs::path work = fresh_dir("omp-wait-run");
+    Result r = run(env + app("fourierformer-train") + " --config configs/tests/lm-tiny-softmax.yaml --no-progress --set data.path=" +
+                   corpus.string() + " --set train.max_steps=1 --work-dir " + work.string());
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK(r.output.find(expected + " | world size 1") != std::string::npos);
+  }
+}
+
 TEST_CASE("apps: LM resume is bit-exact (N steps + resume + N steps == 2N steps)", "[apps][lm]") {
   const fs::path corpus = make_corpus("resume-corpus");
   const std::string common = app("fourierformer-train") + " --config configs/tests/lm-tiny-softmax.yaml --no-progress" +
