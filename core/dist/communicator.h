@@ -29,8 +29,10 @@ namespace ff::dist {
 enum class ReduceOp { Sum, Avg };
 
 // A collective in flight. wait(): on the CPU returns once the result is in the tensor; on
-// CUDA makes the device's compute stream wait for it (the host does not wait). A Work keeps
-// its tensor alive; destroying one that was not waited for waits.
+// CUDA makes the device's compute stream wait for it (the host does not wait). The backend
+// keeps the tensor alive until the collective is done; destroying a Work that was not waited
+// for never blocks the host (on CUDA the compute stream still waits for it), so a step that
+// unwinds from an error reaches abort_job at once.
 class Work {
  public:
   virtual ~Work() = default;

@@ -70,11 +70,7 @@ GradReducer::GradReducer(const std::vector<Tensor>& params, Communicator& comm, 
 }
 
 GradReducer::~GradReducer() {
-  for (Bucket& b : buckets_)
-    if (b.work) try {
-        b.work->wait();
-      } catch (...) {
-      }
+  // Works still in flight (a step that failed) are dropped without waiting (communicator.h).
   for (size_t i = 0; i < params_.size(); ++i) {
     params_[i].remove_grad_ready_hook(hooks_[i]);
     params_[i].set_grad_buffer(Tensor());

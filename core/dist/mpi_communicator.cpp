@@ -14,6 +14,7 @@
 #include "core/ops/elementwise.h"
 
 #ifdef FF_WITH_MPI
+#define OMPI_SKIP_MPICXX 1  // the C API only: Open MPI's C++ bindings need libmpi_cxx
 #include <mpi.h>
 
 namespace ff::dist {
@@ -129,27 +130,25 @@ namespace {
 
 class MpiCommunicator;
 
-// An MPI_Iallreduce in flight; the mean is the sum scaled once it has arrived.
-class MpiWork : public Work {
+// An MPI_Iallreduce in flight; the mean is the sum scaled once it has arrived. The
+// communicator keeps it (and so its tensor) until MPI has finished with it: a caller that drops
+// its handle without waiting (a step unwinding from an error, before abort_job) neither blocks
+// nor frees memory that MPI still writes.
+class MpiWork {
  public:
   MpiWork(Tensor t, ReduceOp op, double timeout_s, int size, std::string what)
       : t_(std::move(t)), op_(op), timeout_s_(timeout_s), size_(size), what_(std::move(what)) {}
-  ~MpiWork() override {
-    if (!done_) try {
-        wait();
-      } catch (...) {  // the job is failing already; the error was or will be reported
-      }
-  }
   MPI_Request* request() { return &request_; }
+  // Whether MPI is done with it (never waits).
   bool test() {
-    if (done_) return true;
+    if (request_ == MPI_REQUEST_NULL) return true;
     int flag = 0;
     MPI_Test(&request_, &flag, MPI_STATUS_IGNORE);
     return flag != 0;
   }
-  void wait() override {
-    if (done_) return;
-    done_ = true;
+  void wait() {
+    if (waited_) return;
+    waited_ = true;
     mpi::wait(request_, timeout_s_, what_);
     if (op_ == ReduceOp::Avg) mul_(t_, 1.0 / static_cast<double>(size_));
   }
@@ -161,7 +160,17 @@ class MpiWork : public Work {
   int size_;
   std::string what_;
   MPI_Request request_ = MPI_REQUEST_NULL;
-  bool done_ = false;
+  bool waited_ = false;
+};
+
+// The caller's handle on an MpiWork.
+class MpiHandle : public Work {
+ public:
+  explicit MpiHandle(std::shared_ptr<MpiWork> work) : work_(std::move(work)) {}
+  void wait() override { work_->wait(); }
+
+ private:
+  std::shared_ptr<MpiWork> work_;
 };
 
 class MpiCommunicator : public Communicator {
@@ -169,15 +178,18 @@ class MpiCommunicator : public Communicator {
   explicit MpiCommunicator(const CommOptions& o) : Communicator(o.launch, o.device), timeout_s_(o.timeout_s) {
     mpi::init(o.launch);
   }
+  ~MpiCommunicator() override {
+    for (auto& work : in_flight_) try {
+        work->wait();
+      } catch (...) {  // the job is failing already; the error was reported
+      }
+  }
   std::string backend() const override { return "mpi"; }
 
   // Outstanding requests advance only inside MPI calls: the grad-ready hooks call this between
-  // the backward pass's nodes.
+  // the backward pass's nodes. Drops the collectives MPI has finished.
   void progress() override {
-    std::erase_if(in_flight_, [](const std::weak_ptr<MpiWork>& w) {
-      auto work = w.lock();
-      return !work || work->test();
-    });
+    std::erase_if(in_flight_, [](const std::shared_ptr<MpiWork>& work) { return work->test(); });
   }
 
  protected:
@@ -188,15 +200,9 @@ class MpiCommunicator : public Communicator {
     mpi::check(MPI_Iallreduce(MPI_IN_PLACE, t.raw_data(), mpi::count_of(t), mpi::datatype(t.dtype()), MPI_SUM,
                               mpi::g_comm, work->request()),
                what);
+    progress();
     in_flight_.push_back(work);
-    // The caller owns the work; the list only watches it.
-    struct Handle : Work {
-      std::shared_ptr<MpiWork> work;
-      void wait() override { work->wait(); }
-    };
-    auto handle = std::make_unique<Handle>();
-    handle->work = std::move(work);
-    return handle;
+    return std::make_unique<MpiHandle>(std::move(work));
   }
 
   void do_broadcast(Tensor& t, int root) override {
@@ -220,7 +226,7 @@ class MpiCommunicator : public Communicator {
 
  private:
   double timeout_s_;
-  std::vector<std::weak_ptr<MpiWork>> in_flight_;
+  std::vector<std::shared_ptr<MpiWork>> in_flight_;
 };
 
 }  // namespace
