@@ -2,8 +2,9 @@
 // (tests/apps/dist_apps_test.cpp), which start it under mpirun as the app is started. It runs the
 // library's run_training with the command line of fourierformer-train and the tasks of the
 // registry, plus `task: probe` (below), and after every step each rank appends to
-// DUMP_DIR/rank-R.jsonl {step, loss, grad_norm, all_reduce, any, buckets, params_xxh3} and writes
-// its parameters (f32, in named_parameters order) to DUMP_DIR/rank-R-step-S.f32.
+// DUMP_DIR/rank-R.jsonl {step, loss, grad_norm, skipped, units, all_reduce, any, buckets,
+// params_xxh3, params: [[name, elements], ...]} and writes its parameters (f32, in
+// named_parameters order) to DUMP_DIR/rank-R-step-S.f32.
 //
 //   ff_dist_worker --dump DIR -- --config configs/tests/lm-tiny-softmax.yaml --set ...
 //
@@ -11,7 +12,7 @@
 // of the example's index) each rank reads its contiguous share of, with two parameters that
 // test the reducer: `unused` (no rank ever uses it) and `odd_ranks` (only odd ranks use it), and
 // failures on one rank: model.fail_rank/fail_at (throws ff::UserError at that train_loss call),
-// hang_rank/hang_at (sleeps 10 minutes), signal_rank/signal_at (raises SIGTERM).
+// hang_rank/hang_at (sleeps 60 s, longer than the tests wait), signal_rank/signal_at (raises SIGTERM).
 
 #include <fmt/format.h>
 #include <signal.h>
@@ -79,7 +80,7 @@ class ProbeTask : public train::Task {
     ++calls_;
     if (rank_ == o_.fail_rank && calls_ == o_.fail_at)
       throw UserError(fmt::format("probe data: batch {} is corrupt", calls_));
-    if (rank_ == o_.hang_rank && calls_ == o_.hang_at) std::this_thread::sleep_for(std::chrono::minutes(10));
+    if (rank_ == o_.hang_rank && calls_ == o_.hang_at) std::this_thread::sleep_for(std::chrono::seconds(60));
     if (rank_ == o_.signal_rank && calls_ == o_.signal_at) ::raise(SIGTERM);
     const int64_t b = o_.batch_size / world_;
     std::vector<float> x(b * 4);
@@ -140,12 +141,15 @@ int main(int argc, char** argv) {
   train::TrainRunOptions options;
   if (int code = apps::parse_train_args(static_cast<int>(args.size()), args.data(), options); code >= 0) return code;
   if (!dump.empty()) {
+    fs::create_directories(dump);
     options.on_step = [dump](const train::StepRecord& r, train::Trainer& trainer, train::Task& task) {
       const dist::Communicator* comm = trainer.communicator();
       const int rank = comm ? comm->rank() : 0;
       std::vector<float> values;
+      nlohmann::json layout = nlohmann::json::array();
       for (const auto& [name, p] : task.model().named_parameters()) {
         const std::vector<float> v = p.to_vector<float>();
+        layout.push_back({name, v.size()});
         values.insert(values.end(), v.begin(), v.end());
       }
       const uint64_t hash = XXH3_64bits(values.data(), values.size() * sizeof(float));
@@ -157,7 +161,8 @@ int main(int argc, char** argv) {
                              {"all_reduce", comm ? comm->counts().all_reduce : 0},
                              {"any", comm ? comm->counts().any : 0},
                              {"buckets", trainer.grad_buckets()},
-                             {"params_xxh3", fmt::format("{:016x}", hash)}};
+                             {"params_xxh3", fmt::format("{:016x}", hash)},
+                             {"params", layout}};
       std::ofstream(dump / fmt::format("rank-{}.jsonl", rank), std::ios::app) << line.dump() << "\n";
       std::ofstream(dump / fmt::format("rank-{}-step-{}.f32", rank, r.step), std::ios::binary)
           .write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size() * sizeof(float)));

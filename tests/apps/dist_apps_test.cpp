@@ -1,0 +1,323 @@
+// Data parallelism on the CPU: the trainer under mpirun (Open MPI), as a user starts it, through
+// ff_dist_worker (tests/workers/dist_worker.cpp: fourierformer-train plus a per-step dump of
+// every rank's parameters and communicator counters). Each run is a few seconds on two cores.
+// Skipped (FF_SKIP) in a build without Open MPI.
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "support/command.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Result = ff::testing::CommandResult;
+
+#ifdef FF_MPIEXEC
+#define FF_REQUIRE_MPI() (void)0
+#else
+#define FF_REQUIRE_MPI()                                                  \
+  do {                                                                    \
+    std::cout << "FF_SKIP: built without Open MPI (libopenmpi-dev)" << std::endl; \
+    return;                                                               \
+  } while (0)
+#define FF_MPIEXEC "mpirun"
+#endif
+
+std::string worker() { return std::string(FF_BINARY_DIR) + "/tests/ff_dist_worker"; }
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path dir = fs::temp_directory_path() / ("ff-dist-apps-" + std::to_string(::getpid())) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// One rank per core at most would starve nothing, but CI has two cores and -np 3 needs
+// --oversubscribe; one OpenMP thread per rank.
+Result launch(int np, const fs::path& dump, const std::string& args, double* seconds = nullptr) {
+  const std::string prefix =
+      np == 0 ? std::string("OMP_NUM_THREADS=1 ")
+              : fmt::format("OMP_NUM_THREADS=1 {} --allow-run-as-root --oversubscribe --bind-to none -np {} -x "
+                            "OMP_NUM_THREADS -x OMP_WAIT_POLICY ",
+                            FF_MPIEXEC, np);
+  const auto start = std::chrono::steady_clock::now();
+  Result r = ff::testing::run_command(fmt::format("cd '{}' && {}{} --dump '{}' -- {}", FF_SOURCE_DIR, prefix, worker(),
+                                                  dump.string(), args));
+  if (seconds) *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return r;
+}
+
+// Deterministic English-like text in the WikiText layout, as tests/apps/lm_apps_test.cpp writes it.
+fs::path make_corpus() {
+  const fs::path dir = fresh_dir("corpus");
+  const std::vector<std::string> words = {"the cat", "a dog", "saw", "found", "the red ball", "a small house",
+                                          "the river", "near the town", "at night", "liked", "an apple", "."};
+  uint64_t s = 1;
+  auto text = [&](int lines) {
+    std::ostringstream out;
+    for (int i = 0; i < lines; ++i) {
+      for (int k = 0; k < 6; ++k) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        out << words[(s >> 33) % words.size()] << " ";
+      }
+      out << ".\n";
+    }
+    return out.str();
+  };
+  // 40 more types, so the vocabulary passes the tiny config's adaptive-softmax cutoffs (10, 20).
+  std::ostringstream rare;
+  for (int i = 0; i < 40; ++i) rare << "w" << i << (i % 10 == 9 ? "\n" : " ");
+  std::ofstream(dir / "train.txt") << text(600) << rare.str();
+  std::ofstream(dir / "valid.txt") << text(60);
+  std::ofstream(dir / "test.txt") << text(60);
+  return dir;
+}
+
+// The tiny LM without dropout (ranks draw different masks), with SGD + momentum (Adam's first
+// steps are sign-like and would blow reduction-order differences of near-zero gradients up to lr).
+std::string lm_args(const fs::path& corpus, const fs::path& work_dir, int steps, const std::string& extra = "") {
+  return fmt::format(
+      "--config configs/tests/lm-tiny-softmax.yaml --work-dir '{}' --no-progress --set data.path='{}' "
+      "--set model.dropout=0 --set data.batch_size=6 --set eval.batch_size=6 --set train.max_steps={} "
+      "--set train.optimizer.name=sgd --set train.optimizer.lr=0.2 --set train.optimizer.momentum=0.9 "
+      "--set train.scheduler.name=constant --set train.scheduler.warmup=0 --set train.eval_interval=1000 --set train.eval_max_batches=2 "
+      "--set train.checkpoint.interval=2 --set train.checkpoint.keep_last=10 {}",
+      work_dir.string(), corpus.string(), steps, extra);
+}
+
+// A probe run (task: probe, tests/workers/dist_worker.cpp): 12 examples per global batch.
+std::string probe_args(const fs::path& work_dir, int steps, const std::string& extra = "") {
+  const fs::path config = work_dir.parent_path() / (work_dir.filename().string() + ".yaml");
+  std::ofstream(config) << "task: probe\nseed: 3\ndevice: cpu\nthreads: 1\n"
+                           "data:\n  batch_size: 12\n"
+                           "train:\n  max_steps: " << steps
+                        << "\n  log_interval: 1\n  eval_interval: 1000\n"
+                           "  optimizer:\n    name: sgd\n    lr: 0.1\n  scheduler:\n    name: constant\n"
+                           "  checkpoint:\n    interval: 0\n";
+  return fmt::format("--config '{}' --work-dir '{}' --no-progress {}", config.string(), work_dir.string(), extra);
+}
+
+std::vector<nlohmann::json> records(const fs::path& dump, int rank) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(dump / fmt::format("rank-{}.jsonl", rank));
+  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+std::vector<float> params(const fs::path& dump, int rank, int step) {
+  const fs::path path = dump / fmt::format("rank-{}-step-{}.f32", rank, step);
+  REQUIRE(fs::exists(path));
+  std::vector<float> v(fs::file_size(path) / sizeof(float));
+  std::ifstream(path, std::ios::binary).read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * 4));
+  return v;
+}
+
+// The largest |a - b| / (1 + |b|): float32 reduction order moves the last bits.
+double max_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  REQUIRE(a.size() == b.size());
+  double worst = 0;
+  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(double(a[i]) - b[i]) / (1.0 + std::abs(b[i])));
+  return worst;
+}
+
+// The values of parameter `name` in a dump (layout from the records' "params").
+std::vector<float> param(const nlohmann::json& record, const std::vector<float>& all, const std::string& name) {
+  size_t offset = 0;
+  for (const auto& entry : record.at("params")) {
+    const size_t n = entry[1].get<size_t>();
+    if (entry[0].get<std::string>() == name)
+      return {all.begin() + static_cast<std::ptrdiff_t>(offset), all.begin() + static_cast<std::ptrdiff_t>(offset + n)};
+    offset += n;
+  }
+  FAIL("no parameter " << name);
+  return {};
+}
+
+constexpr double kTolerance = 1e-5;
+
+}  // namespace
+
+TEST_CASE("data parallel: 2 and 3 ranks train the tiny LM to the parameters of one process on the global batch",
+          "[dist][mpi]") {
+  FF_REQUIRE_MPI();
+  const fs::path corpus = make_corpus();
+  const fs::path root = fresh_dir("equal");
+  const int steps = 3;
+  Result one = launch(0, root / "d1", lm_args(corpus, root / "w1", steps));
+  INFO(one.output);
+  REQUIRE(one.code == 0);
+  const std::vector<nlohmann::json> base = records(root / "d1", 0);
+  REQUIRE(base.size() == steps);
+  // Training moved the weights: equality below is not that of untouched initialisations.
+  REQUIRE(max_difference(params(root / "d1", 0, 1), params(root / "d1", 0, steps)) > 1e-3);
+
+  for (int world : {2, 3}) {
+    INFO("world size " << world);
+    const fs::path dump = root / fmt::format("d{}", world);
+    Result r = launch(world, dump, lm_args(corpus, root / fmt::format("w{}", world), steps));
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    CHECK(r.output.find(fmt::format("world size {} (mpi backend, mpirun)", world)) != std::string::npos);
+    std::vector<std::vector<nlohmann::json>> ranks;
+    for (int rank = 0; rank < world; ++rank) ranks.push_back(records(dump, rank));
+    for (int step = 1; step <= steps; ++step) {
+      INFO("step " << step);
+      const nlohmann::json& b = base[step - 1];
+      const std::vector<float> p0 = params(dump, 0, step);
+      for (int rank = 0; rank < world; ++rank) {
+        const nlohmann::json& rec = ranks[rank].at(step - 1);
+        // Every rank holds the same parameters, bit for bit, and logs the global batch's loss.
+        CHECK(rec["params_xxh3"] == ranks[0][step - 1]["params_xxh3"]);
+        CHECK(params(dump, rank, step) == p0);
+        CHECK(rec["loss"].get<double>() == Approx(b["loss"].get<double>()).epsilon(kTolerance));
+        CHECK(rec["grad_norm"].get<double>() == Approx(b["grad_norm"].get<double>()).epsilon(kTolerance));
+        CHECK(rec["units"].get<double>() == 6 * 12);  // the global batch: 6 columns x 12 tokens
+      }
+      CHECK(max_difference(p0, params(root / "d1", 0, step)) < kTolerance);
+    }
+  }
+}
+
+TEST_CASE("data parallel: with gradient accumulation there is one all-reduce per bucket per optimizer step",
+          "[dist][mpi]") {
+  FF_REQUIRE_MPI();
+  const fs::path corpus = make_corpus();
+  const fs::path root = fresh_dir("accum");
+  // 2 KiB buckets split the tiny LM's parameters into several.
+  const std::string extra = "--set train.grad_accum=3 --set train.distributed.bucket_mb=0.002";
+  Result one = launch(0, root / "d1", lm_args(corpus, root / "w1", 2, extra));
+  INFO(one.output);
+  REQUIRE(one.code == 0);
+  Result r = launch(2, root / "d2", lm_args(corpus, root / "w2", 2, extra));
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  for (int rank = 0; rank < 2; ++rank) {
+    const std::vector<nlohmann::json> recs = records(root / "d2", rank);
+    REQUIRE(recs.size() == 2);
+    const int64_t buckets = recs[0]["buckets"].get<int64_t>();
+    CHECK(buckets >= 4);
+    // Step 1 is the first reduction of the run; each step adds exactly its buckets (not 3x).
+    CHECK(recs[0]["all_reduce"].get<int64_t>() == buckets);
+    CHECK(recs[1]["all_reduce"].get<int64_t>() == 2 * buckets);
+    // One host-side agreement per step (unused parameters, stop requests).
+    CHECK(recs[1]["any"].get<int64_t>() - recs[0]["any"].get<int64_t>() == 1);
+  }
+  CHECK(r.output.find("gradient bucket(s)") != std::string::npos);
+  // Accumulating without synchronisation still gives one process's step.
+  for (int step = 1; step <= 2; ++step) CHECK(max_difference(params(root / "d2", 0, step), params(root / "d1", 0, step)) < kTolerance);
+}
+
+TEST_CASE("data parallel: a parameter that no rank or only some ranks use does not hang", "[dist][mpi]") {
+  FF_REQUIRE_MPI();
+  const fs::path root = fresh_dir("unused");
+  double seconds = 0;
+  Result r = launch(2, root / "d", probe_args(root / "w", 3, "--set train.distributed.timeout_s=20"), &seconds);
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(seconds < 20);
+  const std::vector<nlohmann::json> rank0 = records(root / "d", 0), rank1 = records(root / "d", 1);
+  REQUIRE(rank0.size() == 3);
+  REQUIRE(rank1.size() == 3);
+  for (int step = 1; step <= 3; ++step) {
+    const std::vector<float> p = params(root / "d", 0, step);
+    CHECK(params(root / "d", 1, step) == p);
+    // Used by no rank: no gradient, so SGD leaves it; used by rank 1 only: it moves on both.
+    CHECK(param(rank0[step - 1], p, "unused") == std::vector<float>(5, 1.0f));
+    for (float v : param(rank0[step - 1], p, "odd_ranks")) CHECK(v != 0.0f);
+  }
+}
+
+TEST_CASE("data parallel: a checkpoint written by 2 ranks resumes on 1 rank and the reverse", "[dist][mpi]") {
+  FF_REQUIRE_MPI();
+  const fs::path corpus = make_corpus();
+  const fs::path root = fresh_dir("resume");
+  // Uninterrupted runs of 4 steps, checkpoints at 2 and 4, on 2 ranks and on one.
+  REQUIRE(launch(2, root / "d2", lm_args(corpus, root / "w2", 4)).code == 0);
+  REQUIRE(launch(0, root / "d1", lm_args(corpus, root / "w1", 4)).code == 0);
+  const fs::path from2 = root / "w2" / "checkpoints" / "step-000002";
+  const fs::path from1 = root / "w1" / "checkpoints" / "step-000002";
+  CHECK(nlohmann::json::parse(std::ifstream(from2 / "trainer.json"))["world_size"] == 2);
+  CHECK(nlohmann::json::parse(std::ifstream(from1 / "trainer.json"))["world_size"] == 1);
+
+  // Steps 3 and 4 again: 2 -> 1 and 1 -> 2.
+  Result down = launch(0, root / "d21", lm_args(corpus, root / "w21", 4, "--resume '" + from2.string() + "'"));
+  INFO(down.output);
+  REQUIRE(down.code == 0);
+  CHECK(down.output.find("the checkpoint was written by 2 process(es), this run has 1") != std::string::npos);
+  Result up = launch(2, root / "d12", lm_args(corpus, root / "w12", 4, "--resume '" + from1.string() + "'"));
+  INFO(up.output);
+  REQUIRE(up.code == 0);
+  REQUIRE(records(root / "d21", 0).size() == 2);
+  REQUIRE(records(root / "d12", 1).size() == 2);
+  for (int step = 3; step <= 4; ++step) {
+    INFO("step " << step);
+    CHECK(max_difference(params(root / "d21", 0, step), params(root / "d2", 0, step)) < kTolerance);
+    CHECK(max_difference(params(root / "d12", 0, step), params(root / "d1", 0, step)) < kTolerance);
+    CHECK(params(root / "d12", 1, step) == params(root / "d12", 0, step));
+  }
+}
+
+TEST_CASE("data parallel: a rank that throws or hangs stops the job within a bounded time, naming the rank",
+          "[dist][mpi]") {
+  FF_REQUIRE_MPI();
+  const fs::path root = fresh_dir("fail");
+  double seconds = 0;
+  Result thrown = launch(2, root / "d1",
+                         probe_args(root / "w1", 5, "--set model.fail_rank=1 --set model.fail_at=3 "
+                                                    "--set train.distributed.timeout_s=30"),
+                         &seconds);
+  INFO(thrown.output);
+  CHECK(thrown.code != 0);
+  CHECK(seconds < 25);
+  CHECK(thrown.output.find("fourierformer-train: error: rank 1 of 2 (mpirun): probe data: batch 3 is corrupt") !=
+        std::string::npos);
+
+  // Rank 1 stops answering in its second step; rank 0's collective gives up after 2 s.
+  Result hung = launch(2, root / "d2",
+                       probe_args(root / "w2", 5, "--set model.hang_rank=1 --set model.hang_at=2 "
+                                                  "--set train.distributed.timeout_s=2"),
+                       &seconds);
+  INFO(hung.output);
+  CHECK(hung.code != 0);
+  CHECK(seconds < 25);
+  CHECK(hung.output.find("rank 0 of 2 (mpirun): MPI") != std::string::npos);
+  CHECK(hung.output.find("did not complete within 2 s") != std::string::npos);
+}
+
+TEST_CASE("data parallel: a stop signal on one rank stops every rank after a checkpoint", "[dist][mpi]") {
+  FF_REQUIRE_MPI();
+  const fs::path root = fresh_dir("signal");
+  Result r = launch(2, root / "d", probe_args(root / "w", 6, "--set model.signal_rank=1 --set model.signal_at=2"));
+  INFO(r.output);
+  CHECK(r.code == 3);
+  // Both ranks finished step 2 and stopped there; rank 0 saved it.
+  CHECK(records(root / "d", 0).size() == 2);
+  CHECK(records(root / "d", 1).size() == 2);
+  CHECK(fs::exists(root / "w" / "checkpoints" / "step-000002" / "checksums.json"));
+  // Rank 0 logs why it stopped: the signal went to rank 1.
+  CHECK(r.output.find("a stop signal on another rank: saved") != std::string::npos);
+}
+
+TEST_CASE("data parallel: a global batch that does not divide by the world size is refused", "[dist][mpi]") {
+  FF_REQUIRE_MPI();
+  const fs::path corpus = make_corpus();
+  const fs::path root = fresh_dir("indivisible");
+  Result r = launch(2, root / "d", lm_args(corpus, root / "w", 2, "--set data.batch_size=5"));
+  INFO(r.output);
+  CHECK(r.code == 2);
+  CHECK(r.output.find("data.batch_size 5 (the global batch) is not divisible by the world size 2") !=
+        std::string::npos);
+}
