@@ -137,6 +137,10 @@ class LmTask : public train::Task {
     FF_USER_CHECK(cfg_.data.batch_size % world_ == 0,
                   "data.batch_size {} (the global batch) is not divisible by the world size {}: use a multiple of {}",
                   cfg_.data.batch_size, world_, world_);
+    // Evaluation splits its columns between the ranks too (the sliding window splits windows).
+    FF_USER_CHECK(cfg_.eval.sliding_window || cfg_.eval.batch_size % world_ == 0,
+                  "eval.batch_size {} is not divisible by the world size {}: use a multiple of {}",
+                  cfg_.eval.batch_size, world_, world_);
     data::TextCorpusOptions options;
     options.use_cache = cfg_.data.cache;
     corpus_ = data::TextCorpus::load(cfg_.data.path, options);

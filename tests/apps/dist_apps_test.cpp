@@ -17,47 +17,18 @@
 #include <string>
 #include <vector>
 
-#include "support/command.h"
+#include "dist_support.h"
 
 namespace fs = std::filesystem;
+using namespace ff::testing::dist;
 
 namespace {
-
-using Result = ff::testing::CommandResult;
-
-#ifdef FF_MPIEXEC
-#define FF_REQUIRE_MPI() (void)0
-#else
-#define FF_REQUIRE_MPI()                                                  \
-  do {                                                                    \
-    std::cout << "FF_SKIP: built without Open MPI (libopenmpi-dev)" << std::endl; \
-    return;                                                               \
-  } while (0)
-#define FF_MPIEXEC "mpirun"
-#endif
-
-std::string worker() { return std::string(FF_BINARY_DIR) + "/tests/ff_dist_worker"; }
 
 fs::path fresh_dir(const std::string& name) {
   fs::path dir = fs::temp_directory_path() / ("ff-dist-apps-" + std::to_string(::getpid())) / name;
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
-}
-
-// One rank per core at most would starve nothing, but CI has two cores and -np 3 needs
-// --oversubscribe; one OpenMP thread per rank.
-Result launch(int np, const fs::path& dump, const std::string& args, double* seconds = nullptr) {
-  const std::string prefix =
-      np == 0 ? std::string("OMP_NUM_THREADS=1 ")
-              : fmt::format("OMP_NUM_THREADS=1 {} --allow-run-as-root --oversubscribe --bind-to none -np {} -x "
-                            "OMP_NUM_THREADS -x OMP_WAIT_POLICY ",
-                            FF_MPIEXEC, np);
-  const auto start = std::chrono::steady_clock::now();
-  Result r = ff::testing::run_command(fmt::format("cd '{}' && {}{} --dump '{}' -- {}", FF_SOURCE_DIR, prefix, worker(),
-                                                  dump.string(), args));
-  if (seconds) *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  return r;
 }
 
 // Deterministic English-like text in the WikiText layout, as tests/apps/lm_apps_test.cpp writes it.
@@ -110,43 +81,6 @@ std::string probe_args(const fs::path& work_dir, int steps, const std::string& e
   return fmt::format("--config '{}' --work-dir '{}' --no-progress {}", config.string(), work_dir.string(), extra);
 }
 
-std::vector<nlohmann::json> records(const fs::path& dump, int rank) {
-  std::vector<nlohmann::json> out;
-  std::ifstream in(dump / fmt::format("rank-{}.jsonl", rank));
-  for (std::string line; std::getline(in, line);) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
-
-std::vector<float> params(const fs::path& dump, int rank, int step) {
-  const fs::path path = dump / fmt::format("rank-{}-step-{}.f32", rank, step);
-  REQUIRE(fs::exists(path));
-  std::vector<float> v(fs::file_size(path) / sizeof(float));
-  std::ifstream(path, std::ios::binary).read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(v.size() * 4));
-  return v;
-}
-
-// The largest |a - b| / (1 + |b|): float32 reduction order moves the last bits.
-double max_difference(const std::vector<float>& a, const std::vector<float>& b) {
-  REQUIRE(a.size() == b.size());
-  double worst = 0;
-  for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::abs(double(a[i]) - b[i]) / (1.0 + std::abs(b[i])));
-  return worst;
-}
-
-// The values of parameter `name` in a dump (layout from the records' "params").
-std::vector<float> param(const nlohmann::json& record, const std::vector<float>& all, const std::string& name) {
-  size_t offset = 0;
-  for (const auto& entry : record.at("params")) {
-    const size_t n = entry[1].get<size_t>();
-    if (entry[0].get<std::string>() == name)
-      return {all.begin() + static_cast<std::ptrdiff_t>(offset), all.begin() + static_cast<std::ptrdiff_t>(offset + n)};
-    offset += n;
-  }
-  FAIL("no parameter " << name);
-  return {};
-}
-
-constexpr double kTolerance = 1e-5;
 
 }  // namespace
 
@@ -311,7 +245,7 @@ TEST_CASE("data parallel: a stop signal on one rank stops every rank after a che
   CHECK(r.output.find("a stop signal on another rank: saved") != std::string::npos);
 }
 
-TEST_CASE("data parallel: a global batch that does not divide by the world size is refused", "[dist][mpi]") {
+TEST_CASE("data parallel: a training or evaluation batch that does not divide by the world size is refused", "[dist][mpi]") {
   FF_REQUIRE_MPI();
   const fs::path corpus = make_corpus();
   const fs::path root = fresh_dir("indivisible");
@@ -320,4 +254,9 @@ TEST_CASE("data parallel: a global batch that does not divide by the world size 
   CHECK(r.code == 2);
   CHECK(r.output.find("data.batch_size 5 (the global batch) is not divisible by the world size 2") !=
         std::string::npos);
+  Result eval = launch(2, root / "d-eval", lm_args(corpus, root / "w-eval", 2, "--set eval.batch_size=3"));
+  INFO(eval.output);
+  CHECK(eval.code == 2);
+  CHECK(eval.output.find("eval.batch_size 3 is not divisible by the world size 2") != std::string::npos);
+  CHECK_FALSE(fs::exists(root / "w-eval" / "config.yaml"));  // refused before any work
 }
