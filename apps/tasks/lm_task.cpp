@@ -137,10 +137,6 @@ class LmTask : public train::Task {
     FF_USER_CHECK(cfg_.data.batch_size % world_ == 0,
                   "data.batch_size {} (the global batch) is not divisible by the world size {}: use a multiple of {}",
                   cfg_.data.batch_size, world_, world_);
-    // Evaluation splits its columns between the ranks too (the sliding window splits windows).
-    FF_USER_CHECK(cfg_.eval.sliding_window || cfg_.eval.batch_size % world_ == 0,
-                  "eval.batch_size {} is not divisible by the world size {}: use a multiple of {}",
-                  cfg_.eval.batch_size, world_, world_);
     data::TextCorpusOptions options;
     options.use_cache = cfg_.data.cache;
     corpus_ = data::TextCorpus::load(cfg_.data.path, options);
@@ -204,7 +200,7 @@ class LmTask : public train::Task {
       models::SegmentMemory memory;
       data::LmBatch b;
       const int64_t batches = max_batches > 0 ? std::min(max_batches, stream.batches_per_epoch()) : stream.batches_per_epoch();
-      for (int64_t n = 0; n < batches; ++n) {
+      for (int64_t n = 0; n < batches && stream.rows() > 0; ++n) {  // a rank may hold no column
         stream.next(b);
         const double tokens = static_cast<double>(b.rows * b.seq_len);
         nll += model_->loss({b.rows, b.seq_len, b.inputs, b.targets}, cfg_.model.mem_len > 0 ? &memory : nullptr).item() *
@@ -280,6 +276,7 @@ class LmTask : public train::Task {
     o.tgt_len = cfg_.eval.tgt_len;
     o.rank = rank_;
     o.world_size = world_;
+    o.equal_shares = false;  // the ranks' sums add up whatever their shares
     o.name = name;
     return o;
   }
