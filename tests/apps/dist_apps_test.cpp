@@ -223,27 +223,26 @@ TEST_CASE("data parallel: a rank that throws or hangs stops the job within a bou
           "[dist][mpi]") {
   FF_REQUIRE_MPI();
   const fs::path root = fresh_dir("fail");
-  double seconds = 0;
-  Result thrown = launch(2, root / "d1",
-                         probe_args(root / "w1", 5, "--set model.fail_rank=1 --set model.fail_at=3 "
-                                                    "--set train.distributed.timeout_s=30"),
-                         &seconds);
-  INFO(thrown.output);
-  CHECK(thrown.code != 0);
-  CHECK(seconds < 25);
-  CHECK(thrown.output.find("fourierformer-train: error: rank 1 of 2 (mpirun): probe data: batch 3 is corrupt") !=
-        std::string::npos);
-
-  // Rank 1 stops answering in its second step; rank 0's collective gives up after 2 s.
-  Result hung = launch(2, root / "d2",
-                       probe_args(root / "w2", 5, "--set model.hang_rank=1 --set model.hang_at=2 "
-                                                  "--set train.distributed.timeout_s=2"),
-                       &seconds);
-  INFO(hung.output);
-  CHECK(hung.code != 0);
-  CHECK(seconds < 25);
-  CHECK(hung.output.find("rank 0 of 2 (mpirun): MPI") != std::string::npos);
-  CHECK(hung.output.find("did not complete within 2 s") != std::string::npos);
+  struct Case {
+    std::string name, options;
+    std::vector<std::string> messages;
+  };
+  const std::vector<Case> cases = {
+      {"throws", "--set model.fail_rank=1 --set model.fail_at=3 --set train.distributed.timeout_s=30",
+       {"fourierformer-train: error: rank 1 of 2 (mpirun): probe data: batch 3 is corrupt"}},
+      // Rank 1 stops answering in its second step; rank 0's collective gives up after 2 s.
+      {"hangs", "--set model.hang_rank=1 --set model.hang_at=2 --set train.distributed.timeout_s=2",
+       {"rank 0 of 2 (mpirun): MPI", "did not complete within 2 s"}},
+  };
+  for (const Case& c : cases) {
+    INFO("rank 1 " << c.name);
+    double seconds = 0;
+    Result r = launch(2, root / ("d-" + c.name), probe_args(root / ("w-" + c.name), 5, c.options), &seconds);
+    INFO(r.output);
+    CHECK(r.code != 0);
+    CHECK(seconds < 25);
+    for (const std::string& m : c.messages) CHECK(r.output.find(m) != std::string::npos);
+  }
 }
 
 TEST_CASE("data parallel: a stop signal on one rank stops every rank after a checkpoint", "[dist][mpi]") {
