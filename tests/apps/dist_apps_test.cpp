@@ -269,3 +269,32 @@ TEST_CASE("data parallel: a global batch that does not divide by the world size 
   CHECK(r.output.find("data.batch_size 5 (the global batch) is not divisible by the world size 2") !=
         std::string::npos);
 }
+
+TEST_CASE("data parallel: fourierformer-bench allreduce reports the bandwidth of 2 CPU ranks", "[dist][mpi]") {
+  FF_REQUIRE_MPI();
+  const fs::path root = fresh_dir("bench");
+  const std::string bench = fmt::format("OMP_NUM_THREADS=1 {} --allow-run-as-root --oversubscribe --bind-to none -np 2 "
+                                        "{}/apps/fourierformer-bench",
+                                        FF_MPIEXEC, FF_BINARY_DIR);
+  Result r = ff::testing::run_command(bench + " --json '" + (root / "a.json").string() +
+                         "' allreduce --bytes 4096,65536 --warmup 1 --repeats 3");
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(r.output.find("all-reduce (sum, f32), mpi backend, 2 process(es) on CPUs") != std::string::npos);
+  const nlohmann::json report = nlohmann::json::parse(std::ifstream(root / "a.json"));
+  const nlohmann::json& run = report.at("results").at(0);
+  CHECK(run["backend"] == "mpi");
+  CHECK(run["world_size"] == 2);
+  REQUIRE(run["results"].size() == 2);
+  for (size_t i = 0; i < 2; ++i) {
+    const nlohmann::json& row = run["results"][i];
+    CHECK(row["bytes"] == (i == 0 ? 4096 : 65536));
+    CHECK(row["us"].get<double>() > 0);
+    // Two ranks: a ring moves 2 (n - 1) / n = 1 times the message over each link.
+    CHECK(row["busbw_gb_s"].get<double>() == Approx(row["algbw_gb_s"].get<double>()));
+    CHECK(row["algbw_gb_s"].get<double>() == Approx(row["bytes"].get<double>() / row["us"].get<double>() / 1e3));
+  }
+  Result odd = ff::testing::run_command(bench + " allreduce --bytes 4098");
+  CHECK(odd.code == 2);
+  CHECK(odd.output.find("--bytes 4098: expected a multiple of 4") != std::string::npos);
+}
