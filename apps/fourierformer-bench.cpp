@@ -351,9 +351,9 @@ int main(int argc, char** argv) {
     if (allreduce_cmd->parsed()) {
       const dist::LaunchInfo launch = dist::launch_info();
       Device device = parse_device(device_name);
-      if (device.is_cuda()) device = Device::cuda(launch.local_rank);  // each process its own GPU
-      FF_USER_CHECK(device.is_cpu() || kernels::cuda_device_count() > device.index, "--device {}: no GPU {} ({})",
-                    device_name, device.index, kernels::cuda_unavailable_reason());
+      FF_USER_CHECK(device.is_cpu() || kernels::cuda_device_count() > 0, "--device {}: no GPU ({})", device_name,
+                    kernels::cuda_unavailable_reason());
+      if (device.is_cuda()) device = Device::cuda(dist::local_gpu(launch, kernels::cuda_device_count()));
       if (backend == "auto") backend = launch.world_size == 1 ? "local" : device.is_cuda() ? "nccl" : "mpi";
       int code = 0;
       {

@@ -64,4 +64,12 @@ std::string describe(const LaunchInfo& info) {
   return fmt::format("rank {} of {} ({})", info.rank, info.world_size, info.launcher);
 }
 
+int local_gpu(const LaunchInfo& info, int visible) {
+  if (visible == 1) return 0;
+  FF_USER_CHECK(info.local_rank < visible,
+                "local rank {} has no GPU of its own: this node has {} (start one process per GPU)", info.local_rank,
+                visible);
+  return info.local_rank;
+}
+
 }  // namespace ff::dist

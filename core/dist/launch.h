@@ -31,4 +31,9 @@ LaunchInfo launch_info(const std::map<std::string, std::string>& env);
 // "rank 1 of 4 (mpirun)" / "one process".
 std::string describe(const LaunchInfo& info);
 
+// The GPU this process binds among the `visible` ones: its local rank, or the only one when the
+// launcher gave each process its own (CUDA_VISIBLE_DEVICES per task, srun --gpus-per-task=1).
+// ff::UserError when the node has fewer GPUs than processes.
+int local_gpu(const LaunchInfo& info, int visible);
+
 }  // namespace ff::dist

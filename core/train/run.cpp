@@ -237,11 +237,7 @@ Device rank_device(const TrainConfig& cfg, Device device, const dist::LaunchInfo
                 "device '{}' names one GPU, but each of the {} processes binds the GPU of its local rank: set device "
                 "to cuda (or auto)",
                 cfg.device, launch.world_size);
-  const int count = kernels::cuda_device_count();
-  FF_USER_CHECK(launch.local_rank < count,
-                "local rank {} has no GPU of its own: this node has {} (start one process per GPU)", launch.local_rank,
-                count);
-  return Device::cuda(launch.local_rank);
+  return Device::cuda(dist::local_gpu(launch, kernels::cuda_device_count()));
 }
 
 }  // namespace

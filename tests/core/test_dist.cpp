@@ -62,6 +62,13 @@ TEST_CASE("launch_info refuses incomplete, malformed or out-of-range variables",
   CHECK_THROWS_AS(launch_info({{"FF_RANK", "0"}, {"FF_WORLD_SIZE", "2"}, {"FF_LOCAL_RANK", "2"}}), UserError);
 }
 
+TEST_CASE("local_gpu binds the local rank's GPU, or the only one a process sees", "[dist]") {
+  const LaunchInfo third{.rank = 10, .world_size = 16, .local_rank = 2, .launcher = "srun"};
+  CHECK(local_gpu(third, 8) == 2);
+  CHECK(local_gpu(third, 1) == 0);
+  CHECK_THROWS_WITH(local_gpu(third, 2), Catch::Contains("local rank 2 has no GPU of its own: this node has 2"));
+}
+
 TEST_CASE("parse_rendezvous accepts file:PATH and HOST:PORT and refuses anything else", "[dist]") {
   const Rendezvous file = parse_rendezvous("file:/shared/job-42.id");
   CHECK(file.kind == Rendezvous::Kind::File);
