@@ -298,3 +298,15 @@ TEST_CASE("data parallel: fourierformer-bench allreduce reports the bandwidth of
   CHECK(odd.code == 2);
   CHECK(odd.output.find("--bytes 4098: expected a multiple of 4") != std::string::npos);
 }
+
+TEST_CASE("data parallel: CPU ranks whose MPI world is not the launcher's are refused, naming both", "[dist][mpi]") {
+  FF_REQUIRE_MPI();
+  const fs::path corpus = make_corpus();
+  const fs::path root = fresh_dir("mismatch");
+  // FF_RANK says 2 processes, but nothing started an MPI job: MPI sees one.
+  Result r = launch(0, root / "d", lm_args(corpus, root / "w", 2), nullptr, "FF_RANK=1 FF_WORLD_SIZE=2 ");
+  INFO(r.output);
+  CHECK(r.code == 2);
+  CHECK(r.output.find("rank 1 of 2 (FF_RANK): MPI sees rank 0 of 1 but the launcher says rank 1 of 2 (FF_RANK)") !=
+        std::string::npos);
+}

@@ -40,14 +40,15 @@ constexpr double kTolerance = 1e-5;
 inline std::string worker() { return std::string(FF_BINARY_DIR) + "/tests/ff_dist_worker"; }
 
 // ff_dist_worker started from the source tree as np processes by mpirun (np 0: one process,
-// no mpirun), dumping into `dump`. CI has two cores: -np 3 needs --oversubscribe; one OpenMP
-// thread per rank.
-inline Result launch(int np, const fs::path& dump, const std::string& args, double* seconds = nullptr) {
+// no mpirun), dumping into `dump`, with `env` ("VAR=value ") in front. CI has two cores: -np 3
+// needs --oversubscribe; one OpenMP thread per rank.
+inline Result launch(int np, const fs::path& dump, const std::string& args, double* seconds = nullptr,
+                     const std::string& env = "") {
   const std::string prefix =
-      np == 0 ? std::string("OMP_NUM_THREADS=1 ")
+      env + (np == 0 ? std::string("OMP_NUM_THREADS=1 ")
               : fmt::format("OMP_NUM_THREADS=1 {} --allow-run-as-root --oversubscribe --bind-to none -np {} -x "
                             "OMP_NUM_THREADS -x OMP_WAIT_POLICY ",
-                            FF_MPIEXEC, np);
+                            FF_MPIEXEC, np));
   const auto start = std::chrono::steady_clock::now();
   Result r = run_command(fmt::format("cd '{}' && {}{} --dump '{}' -- {}", FF_SOURCE_DIR, prefix, worker(),
                                      dump.string(), args));
