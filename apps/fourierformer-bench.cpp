@@ -7,6 +7,8 @@
 //   fourierformer-bench --threads 2 train --config configs/lm/brown-small-fourier.yaml --steps 20
 //   fourierformer-bench --precision bf16 train --config configs/lm/brown-small-softmax.yaml
 //   fourierformer-bench data --path /data/imagenet --workers 1,2,4,8
+//   mpirun -np 2 fourierformer-bench allreduce --bytes 1048576,67108864      (mpi backend, CPU)
+//   mpirun -np 8 fourierformer-bench --device cuda allreduce                 (nccl backend)
 
 #include <CLI/CLI.hpp>
 #include <omp.h>
@@ -27,6 +29,8 @@
 #include "data/image/image_source.h"
 #include "data/image/loader.h"
 #include "core/config/config.h"
+#include "core/dist/communicator.h"
+#include "core/dist/launch.h"
 #include "core/ops/ops.h"
 #include "core/train/run.h"
 #include "core/train/trainer.h"
@@ -227,6 +231,37 @@ json bench_data(const std::string& path, const std::string& split, bool eval, in
           {"scaled_decode", scaled_decode}, {"batch_size", batch_size}, {"results", rows}};
 }
 
+// All-reduce bandwidth of the communicator over the processes the launcher started, as
+// nccl-tests reports it: per message size, the time of one in-place sum (the slowest rank's
+// mean over `repeats` back-to-back calls after `warmup`), the algorithm bandwidth bytes / time and
+// the bus bandwidth algbw * 2 (n - 1) / n, which a ring all-reduce moves over each link and so
+// compares with the hardware's link speed at any n.
+json bench_allreduce(dist::Communicator& comm, const std::vector<int64_t>& sizes, int warmup, int repeats) {
+  json rows = json::array();
+  const int n = comm.size();
+  for (int64_t bytes : sizes) {
+    FF_USER_CHECK(bytes >= 4 && bytes % 4 == 0, "--bytes {}: expected a multiple of 4 (f32 elements), at least 4",
+                  bytes);
+    Tensor t = Tensor::ones({bytes / 4}, DType::F32, comm.device());
+    for (int i = 0; i < warmup; ++i) comm.all_reduce(t);
+    synchronize(comm.device());
+    comm.barrier();
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < repeats; ++i) comm.all_reduce(t);
+    synchronize(comm.device());
+    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / repeats;
+    const Tensor all = comm.all_gather(Tensor::full({1}, seconds, DType::F32, comm.device()));
+    for (float s : all.to_vector<float>()) seconds = std::max(seconds, static_cast<double>(s));
+    const double algbw = static_cast<double>(bytes) / seconds / 1e9;
+    rows.push_back({{"bytes", bytes},
+                    {"us", seconds * 1e6},
+                    {"algbw_gb_s", algbw},
+                    {"busbw_gb_s", algbw * 2.0 * (n - 1) / n}});
+  }
+  return {{"backend", comm.backend()}, {"world_size", n}, {"device", comm.device().str()},
+          {"warmup", warmup}, {"repeats", repeats}, {"results", rows}};
+}
+
 void print_table(const json& rows) {
   std::printf("%-10s %-8s %-7s %-26s %-6s %12s %14s %14s\n", "case", "kind", "device", "shape (B,H,Nq,Nk,D)",
               "causal", "fwd ms", "fwd+bwd ms", "peak extra MB");
@@ -300,12 +335,62 @@ int main(int argc, char** argv) {
   data_cmd->add_flag("--eval", data_eval, "DeiT's eval transform (resize 256, centre crop) instead of the train one");
   data_cmd->add_flag("--full-decode", full_decode, "Decode every JPEG at full size (no DCT scaling)");
 
+  auto* allreduce_cmd =
+      app.add_subcommand("allreduce", "All-reduce bandwidth over the processes mpirun or srun started");
+  std::string bytes_text = "1048576,16777216,67108864", backend = "auto";
+  allreduce_cmd->add_option("--bytes", bytes_text, "Message sizes in bytes, e.g. 1048576,67108864 (default 1, 16, 64 MiB)")
+      ->check(apps::cli::whole_numbers(0, 4, "N,N,..."));
+  allreduce_cmd->add_option("--backend", backend, "mpi, nccl or local (default: nccl on cuda, mpi on cpu)")
+      ->check(apps::cli::one_of({"auto", "local", "mpi", "nccl"}));
+
   if (int code = apps::cli::parse(app, argc, argv); code >= 0) return code;
 
   try {
     FF_USER_CHECK(!(train_cmd->parsed() && repeats_opt->count() > 0),
                   "--repeats applies to the attention benchmark; train times --steps steps");
     if (threads > 0) omp_set_num_threads(threads);
+    if (allreduce_cmd->parsed()) {
+      const dist::LaunchInfo launch = dist::launch_info();
+      Device device = parse_device(device_name);
+      FF_USER_CHECK(device.is_cpu() || kernels::cuda_device_count() > 0, "--device {}: no GPU ({})", device_name,
+                    kernels::cuda_unavailable_reason());
+      if (device.is_cuda()) device = Device::cuda(dist::local_gpu(launch, kernels::cuda_device_count()));
+      if (backend == "auto") backend = launch.world_size == 1 ? "local" : device.is_cuda() ? "nccl" : "mpi";
+      int code = 0;
+      {
+        dist::CommOptions options;
+        options.backend = backend;
+        options.launch = launch;
+        options.device = device;
+        if (const char* rendezvous = std::getenv("FF_RENDEZVOUS")) options.rendezvous = rendezvous;
+        std::unique_ptr<dist::Communicator> comm = dist::make_communicator(options);
+        try {
+          const json r = bench_allreduce(*comm, apps::cli::parse_whole_numbers(bytes_text).value(), warmup,
+                                         repeats_opt->count() > 0 ? repeats : 20);
+          if (comm->rank() == 0) {
+            std::printf("all-reduce (sum, f32), %s backend, %d process(es) on %s:\n", backend.c_str(), comm->size(),
+                        device.is_cuda() ? "GPUs" : "CPUs");
+            std::printf("%14s %12s %14s %14s\n", "bytes", "time us", "algbw GB/s", "busbw GB/s");
+            for (const json& row : r["results"])
+              std::printf("%14lld %12.1f %14.3f %14.3f\n", static_cast<long long>(row["bytes"].get<int64_t>()),
+                          row["us"].get<double>(), row["algbw_gb_s"].get<double>(), row["busbw_gb_s"].get<double>());
+            json report = {{"benchmark", "allreduce"}, {"version", train::version_string()}, {"results", json::array({r})}};
+            if (!json_path.empty()) {
+              std::ofstream out(json_path);
+              FF_USER_CHECK(out.good(), "--json {}: cannot write", json_path);
+              out << report.dump(2) << "\n";
+            }
+          }
+        } catch (const std::exception& e) {
+          std::fprintf(stderr, "fourierformer-bench: error: %s: %s\n", dist::describe(launch).c_str(), e.what());
+          std::fflush(stderr);
+          if (launch.world_size > 1) dist::abort_job(dynamic_cast<const UserError*>(&e) ? 2 : 1);
+          code = dynamic_cast<const UserError*>(&e) ? 2 : 1;
+        }
+      }
+      dist::finalize();
+      return code;
+    }
     if (data_cmd->parsed()) {
       const std::vector<int64_t> workers = apps::cli::parse_whole_numbers(workers_text).value();
       json r = bench_data(data_path, data_split, data_eval, image_size, workers, data_images, data_batch, !full_decode);

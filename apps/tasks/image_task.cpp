@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "core/autograd/autograd.h"
+#include "core/dist/communicator.h"
 #include "core/ops/ops.h"
 #include "data/image/image_source.h"
 #include "data/image/loader.h"
@@ -158,7 +159,12 @@ fs::path idx_file(const fs::path& dir, const std::string& stem) {
 class ImageTask : public train::Task {
  public:
   ImageTask(ImageTaskConfig cfg, const train::TaskContext& ctx)
-      : cfg_(std::move(cfg)), seed_(ctx.train.seed), device_(ctx.device), rank_(ctx.rank), world_(ctx.world_size) {
+      : cfg_(std::move(cfg)),
+        seed_(ctx.train.seed),
+        device_(ctx.device),
+        rank_(ctx.rank),
+        world_(ctx.world_size),
+        comm_(ctx.comm) {
     open_splits(ctx.training);
     cfg_.model.in_chans = cfg_.data.format == "idx" ? 1 : 3;
     cfg_.model.num_classes = num_classes_;
@@ -258,6 +264,13 @@ class ImageTask : public train::Task {
       units += static_cast<double>(B);
       if (progress) progress(n + 1, batches);
     }
+    // Data parallel: the ranks' shares are disjoint and cover the split; its totals are the sums.
+    double totals[4] = {loss_sum, top1, top5, units};
+    dist::sum_over_ranks(comm_, totals);
+    loss_sum = totals[0];
+    top1 = totals[1];
+    top5 = totals[2];
+    units = totals[3];
     train::EvalResult r;
     r.units = units;
     r.loss = units > 0 ? loss_sum / units : 0.0;
@@ -433,6 +446,7 @@ class ImageTask : public train::Task {
   uint64_t seed_;
   Device device_;
   int rank_ = 0, world_ = 1;
+  dist::Communicator* comm_ = nullptr;
   int64_t rank_batch_ = 1, num_classes_ = 0;
   std::vector<data::ImageSource> splits_;  // train first
   std::optional<data::TrainTransform> train_transform_;

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "core/autograd/autograd.h"
+#include "core/dist/communicator.h"
 #include "core/ops/ops.h"
 #include "data/text/lm_stream_iterator.h"
 #include "data/text/sliding_window_iterator.h"
@@ -131,7 +132,11 @@ data::Split split_of(const std::string& name) {
 
 class LmTask : public train::Task {
  public:
-  LmTask(LmTaskConfig cfg, const train::TaskContext& ctx) : cfg_(std::move(cfg)), rank_(ctx.rank), world_(ctx.world_size) {
+  LmTask(LmTaskConfig cfg, const train::TaskContext& ctx)
+      : cfg_(std::move(cfg)), rank_(ctx.rank), world_(ctx.world_size), comm_(ctx.comm) {
+    FF_USER_CHECK(cfg_.data.batch_size % world_ == 0,
+                  "data.batch_size {} (the global batch) is not divisible by the world size {}: use a multiple of {}",
+                  cfg_.data.batch_size, world_, world_);
     data::TextCorpusOptions options;
     options.use_cache = cfg_.data.cache;
     corpus_ = data::TextCorpus::load(cfg_.data.path, options);
@@ -195,7 +200,7 @@ class LmTask : public train::Task {
       models::SegmentMemory memory;
       data::LmBatch b;
       const int64_t batches = max_batches > 0 ? std::min(max_batches, stream.batches_per_epoch()) : stream.batches_per_epoch();
-      for (int64_t n = 0; n < batches; ++n) {
+      for (int64_t n = 0; n < batches && stream.rows() > 0; ++n) {  // a rank may hold no column
         stream.next(b);
         const double tokens = static_cast<double>(b.rows * b.seq_len);
         nll += model_->loss({b.rows, b.seq_len, b.inputs, b.targets}, cfg_.model.mem_len > 0 ? &memory : nullptr).item() *
@@ -204,6 +209,11 @@ class LmTask : public train::Task {
         if (progress) progress(n + 1, batches);
       }
     }
+    // Data parallel: each rank scored its columns (or windows); the split's totals are the sums.
+    double totals[2] = {nll, units};
+    dist::sum_over_ranks(comm_, totals);
+    nll = totals[0];
+    units = totals[1];
     train::EvalResult r;
     r.units = units;
     r.loss = units > 0 ? nll / units : 0.0;
@@ -266,6 +276,7 @@ class LmTask : public train::Task {
     o.tgt_len = cfg_.eval.tgt_len;
     o.rank = rank_;
     o.world_size = world_;
+    o.equal_shares = false;  // the ranks' sums add up whatever their shares
     o.name = name;
     return o;
   }
@@ -297,6 +308,7 @@ class LmTask : public train::Task {
 
   LmTaskConfig cfg_;
   int rank_ = 0, world_ = 1;
+  dist::Communicator* comm_ = nullptr;
   data::TextCorpus corpus_;
   std::shared_ptr<models::TransformerLm> model_;
   std::optional<data::LmStreamIterator> train_;

@@ -14,6 +14,11 @@ thread_local std::optional<DType> g_autocast;
 // Adds `g` into an accumulated gradient (out of place: `g` may alias another gradient).
 void accumulate(Tensor& acc, const Tensor& g) { acc = acc.defined() ? add(acc, g) : g; }
 
+// Whether two tensors are the same elements of the same storage.
+bool same_elements(const Tensor& a, const Tensor& b) {
+  return a.storage() == b.storage() && a.offset() == b.offset() && a.shape() == b.shape() && a.strides() == b.strides();
+}
+
 void check_grad(const Node& node, size_t input, const Tensor& g) {
   FF_CHECK(g.shape() == node.input_shapes[input] && g.dtype() == node.input_dtypes[input],
            "backward of {} returned a gradient {} for input {} of shape {} and dtype {}", node.name, g.str(), input,
@@ -66,9 +71,20 @@ void Tensor::backward(const Tensor& grad, bool retain_graph) const {
 
   // A leaf's gradient is final once every edge into it has delivered.
   auto finish_leaf = [](AutogradMeta& meta, Tensor g) {
-    if (!g.is_contiguous()) g = contiguous(g);
-    accumulate(meta.grad, g);
-    for (auto& hook : meta.grad_ready_hooks) hook(meta.grad);
+    if (meta.grad_buffer.defined()) {
+      Tensor& buffer = meta.grad_buffer;
+      // A gradient set from outside (set_grad) is taken into the buffer first.
+      if (meta.grad.defined() && !same_elements(meta.grad, buffer)) copy_(buffer, meta.grad);
+      if (meta.grad.defined())
+        add_(buffer, g);
+      else
+        copy_(buffer, g);
+      meta.grad = buffer;
+    } else {
+      if (!g.is_contiguous()) g = contiguous(g);
+      accumulate(meta.grad, g);
+    }
+    for (auto& [id, hook] : meta.grad_ready_hooks) hook(meta.grad);
   };
   if (is_leaf()) {
     finish_leaf(*autograd_, root_grad);

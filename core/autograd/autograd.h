@@ -36,8 +36,14 @@ struct AutogradMeta {
   bool requires_grad = false;
   Tensor grad;                    // leaves only
   std::shared_ptr<Node> grad_fn;  // null for leaves
-  // Called with the finished gradient of a leaf, once per backward.
-  std::vector<std::function<void(const Tensor& grad)>> grad_ready_hooks;
+  // Leaves only. When defined, gradients are accumulated in place into this tensor (a view into
+  // a flat bucket of data-parallel training, core/dist/grad_reducer.h) and `grad` becomes it:
+  // the first contribution after `grad` was cleared is copied in, later ones added, so the
+  // buffer needs no zero fill and every step's gradient lands where the all-reduce reads it.
+  Tensor grad_buffer;
+  // Called with the finished gradient of a leaf, once per backward; removable by id.
+  std::vector<std::pair<int64_t, std::function<void(const Tensor& grad)>>> grad_ready_hooks;
+  int64_t next_hook_id = 0;
 };
 
 // While one is alive, ops on this thread record no history.

@@ -21,6 +21,7 @@ std::atomic<int64_t> g_host_syncs{0};
 struct DeviceContext {
   std::once_flag once;
   cudaStream_t stream = nullptr;
+  cudaStream_t comm_stream = nullptr;
   cublasLtHandle_t cublaslt = nullptr;
   cudnnHandle_t cudnn = nullptr;
   void* workspace = nullptr;
@@ -33,6 +34,9 @@ DeviceContext& context(int index) {
   FF_CUDA_CHECK(cudaSetDevice(index));
   std::call_once(ctx.once, [&] {
     FF_CUDA_CHECK(cudaStreamCreateWithFlags(&ctx.stream, cudaStreamNonBlocking));
+    int lowest = 0, highest = 0;  // numerically, the highest priority is the lowest number
+    FF_CUDA_CHECK(cudaDeviceGetStreamPriorityRange(&lowest, &highest));
+    FF_CUDA_CHECK(cudaStreamCreateWithPriority(&ctx.comm_stream, cudaStreamNonBlocking, highest));
     // Keep freed pool memory for reuse instead of returning it to the driver at every sync.
     cudaMemPool_t pool;
     FF_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, index));
@@ -49,6 +53,37 @@ DeviceContext& context(int index) {
 }  // namespace
 
 cudaStream_t stream(int device_index) { return context(device_index).stream; }
+cudaStream_t comm_stream(int device_index) { return context(device_index).comm_stream; }
+
+Event::Event(int device_index) : device_(device_index) {
+  context(device_index);  // the device is current
+  FF_CUDA_CHECK(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming));
+}
+Event::~Event() {
+  if (event_) cudaEventDestroy(event_);  // released once recorded work is done; no throw here
+}
+Event::Event(Event&& other) noexcept : event_(other.event_), device_(other.device_) { other.event_ = nullptr; }
+Event& Event::operator=(Event&& other) noexcept {
+  if (this != &other) {
+    if (event_) cudaEventDestroy(event_);
+    event_ = other.event_;
+    device_ = other.device_;
+    other.event_ = nullptr;
+  }
+  return *this;
+}
+void Event::record(cudaStream_t stream) { FF_CUDA_CHECK(cudaEventRecord(event_, stream)); }
+void Event::block(cudaStream_t stream) const { FF_CUDA_CHECK(cudaStreamWaitEvent(stream, event_, 0)); }
+bool Event::done() const {
+  const cudaError_t status = cudaEventQuery(event_);
+  if (status == cudaErrorNotReady) return false;
+  FF_CUDA_CHECK(status);
+  return true;
+}
+void Event::synchronize() const {
+  count_host_sync();
+  FF_CUDA_CHECK(cudaEventSynchronize(event_));
+}
 kernels::cuda::Exec exec(int device_index) {
   DeviceContext& ctx = context(device_index);
   return {.stream = ctx.stream,

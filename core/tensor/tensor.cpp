@@ -140,9 +140,25 @@ Tensor Tensor::detach() const {
   return t;
 }
 
-void Tensor::add_grad_ready_hook(std::function<void(const Tensor&)> hook) const {
+int64_t Tensor::add_grad_ready_hook(std::function<void(const Tensor&)> hook) const {
   FF_CHECK(requires_grad() && is_leaf(), "grad-ready hooks go on leaves that require grad");
-  autograd_->grad_ready_hooks.push_back(std::move(hook));
+  const int64_t id = autograd_->next_hook_id++;
+  autograd_->grad_ready_hooks.emplace_back(id, std::move(hook));
+  return id;
+}
+
+void Tensor::remove_grad_ready_hook(int64_t id) const {
+  FF_CHECK(autograd_, "remove_grad_ready_hook on a tensor without autograd state");
+  auto& hooks = autograd_->grad_ready_hooks;
+  std::erase_if(hooks, [id](const auto& entry) { return entry.first == id; });
+}
+
+void Tensor::set_grad_buffer(const Tensor& buffer) const {
+  FF_CHECK(requires_grad() && is_leaf(), "gradient buffers go on leaves that require grad ({})", str());
+  FF_CHECK(!buffer.defined() || (buffer.shape() == shape_ && buffer.dtype() == dtype_ &&
+                                 buffer.device() == device() && buffer.is_contiguous()),
+           "gradient buffer {} does not match the leaf {} (same shape, dtype, device; contiguous)", buffer.str(), str());
+  autograd_->grad_buffer = buffer;
 }
 
 #define FF_INSTANTIATE(T)                                                                        \

@@ -89,8 +89,14 @@ class Tensor {
   const std::shared_ptr<AutogradMeta>& autograd_meta() const { return autograd_; }
   std::shared_ptr<Node> grad_fn() const;
   // Called once per backward when this leaf's gradient is complete (all contributions added):
-  // data-parallel training starts reducing a bucket as soon as its gradients are ready.
-  void add_grad_ready_hook(std::function<void(const Tensor& grad)> hook) const;
+  // data-parallel training starts reducing a bucket as soon as its gradients are ready. A leaf
+  // that receives no gradient in a backward does not fire. Returns an id for removal.
+  int64_t add_grad_ready_hook(std::function<void(const Tensor& grad)> hook) const;
+  void remove_grad_ready_hook(int64_t id) const;
+  // Accumulate this leaf's gradients in place into `buffer` (same shape, dtype and device,
+  // contiguous; typically a view into a flat bucket), or, undefined, into fresh allocations
+  // again. The current gradient is left as it is.
+  void set_grad_buffer(const Tensor& buffer) const;
   void set_autograd_meta(std::shared_ptr<AutogradMeta> meta) { autograd_ = std::move(meta); }
 
  private:

@@ -14,6 +14,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 
@@ -27,6 +28,8 @@
 
 #include "core/autograd/autograd.h"
 #include "core/config/config.h"
+#include "core/dist/communicator.h"
+#include "core/dist/launch.h"
 #include "core/io/atomic_file.h"
 #include "core/train/signals.h"
 #include "core/train/trainer.h"
@@ -107,7 +110,7 @@ std::string version_string() {
   return fmt::format("{} (git {})", FF_VERSION, hash);
 }
 
-std::string banner(const std::string& app_name, Device device, int world_size) {
+std::string banner(const std::string& app_name, Device device, int world_size, const std::string& dist) {
   std::string text = fmt::format("{} {} | device {}", app_name, version_string(), device.str());
 #ifdef FF_WITH_CUDA
   if (device.is_cuda()) {
@@ -136,6 +139,7 @@ std::string banner(const std::string& app_name, Device device, int world_size) {
   const char* wait = std::getenv("OMP_WAIT_POLICY");
   text += fmt::format(" | threads {} (OpenMP wait {}) | world size {}", omp_get_max_threads(),
                       wait != nullptr ? wait : "default", world_size);
+  if (!dist.empty()) text += fmt::format(" ({})", dist);
   return text;
 }
 
@@ -147,6 +151,10 @@ struct LogSinks {
   std::shared_ptr<spdlog::sinks::basic_file_sink_mt> file;
 };
 LogSinks g_sinks;
+// A multi-process job: "rank 1 of 4: " before fatal errors, and (ranks other than 0, which do
+// not keep train.log) the log that their fatal error is appended to.
+std::string g_rank_prefix;
+fs::path g_fatal_log;
 
 constexpr const char* kLogPattern = "[%Y-%m-%d %H:%M:%S] [%^%l%$] %v";
 constexpr size_t kKeptLines = 4096;
@@ -183,13 +191,57 @@ namespace {
 // A fatal error as one line on stderr, and in train.log when the run has one.
 void report_fatal(const std::string& app_name, const char* kind, const std::string& message) {
   spdlog::default_logger()->flush();
-  std::fprintf(stderr, "%s: %s: %s\n", app_name.c_str(), kind, message.c_str());
+  const std::string line = fmt::format("{}: {}: {}{}", app_name, kind, g_rank_prefix, message);
+  std::fprintf(stderr, "%s\n", line.c_str());
+  std::fflush(stderr);
   if (g_sinks.file) {
-    const std::string line = fmt::format("{}: {}: {}", app_name, kind, message);
     const spdlog::details::log_msg msg(spdlog::source_loc{}, "ff", spdlog::level::err, line);
     g_sinks.file->log(msg);
     g_sinks.file->flush();
+  } else if (!g_fatal_log.empty()) {
+    std::ofstream(g_fatal_log, std::ios::app) << line << "\n";  // one short append next to rank 0's lines
   }
+}
+
+// Data parallel: what the config and the launcher ask for, checked before any work.
+struct DistPlan {
+  dist::LaunchInfo launch;
+  bool data_parallel = false;
+  std::string backend;
+};
+
+DistPlan plan_distribution(const TrainConfig& cfg, Device device) {
+  DistPlan plan;
+  plan.launch = dist::launch_info();
+  const int world = plan.launch.world_size;
+  const DistributedConfig& d = cfg.distributed;
+  FF_USER_CHECK(!(d.mode == "none" && world > 1),
+                "train.distributed.mode is none but the launcher started {} processes ({}): set it to auto or "
+                "data_parallel, or start one process",
+                world, dist::describe(plan.launch));
+  plan.data_parallel = d.mode == "data_parallel" || (d.mode == "auto" && world > 1);
+  if (!plan.data_parallel) return plan;
+  plan.backend = d.backend != "auto" ? d.backend : world == 1 ? "local" : device.is_cuda() ? "nccl" : "mpi";
+  FF_USER_CHECK(plan.backend != "nccl" || device.is_cuda(),
+                "train.distributed.backend nccl reduces CUDA tensors; device is {} (use mpi on the CPU)", device.str());
+  FF_USER_CHECK(plan.backend != "mpi" || device.is_cpu(),
+                "train.distributed.backend mpi reduces CPU tensors; device is {} (use nccl on GPUs)", device.str());
+  FF_USER_CHECK(plan.backend != "local" || world == 1,
+                "train.distributed.backend local runs one process; the launcher started {} ({})", world,
+                dist::describe(plan.launch));
+  FF_USER_CHECK(dist::has_backend(plan.backend), "train.distributed.backend {}: not built here ({})", plan.backend,
+                plan.backend == "mpi" ? "install libopenmpi-dev with scripts/setup.sh and rebuild" : "a CUDA build");
+  return plan;
+}
+
+// Each process of a data-parallel job binds the GPU of its local rank.
+Device rank_device(const TrainConfig& cfg, Device device, const dist::LaunchInfo& launch) {
+  if (!device.is_cuda() || launch.world_size == 1) return device;
+  FF_USER_CHECK(cfg.device == "auto" || cfg.device == "cuda",
+                "device '{}' names one GPU, but each of the {} processes binds the GPU of its local rank: set device "
+                "to cuda (or auto)",
+                cfg.device, launch.world_size);
+  return Device::cuda(dist::local_gpu(launch, kernels::cuda_device_count()));
 }
 
 }  // namespace
@@ -211,7 +263,8 @@ int exit_code_of(const std::function<int()>& fn, const std::string& app_name) {
 
 int run_training(const TrainRunOptions& options, const TaskFactory& factory) {
   setup_logging();
-  return exit_code_of(
+  std::unique_ptr<dist::Communicator> comm;  // data parallel; outlives the trainer
+  const int code = exit_code_of(
       [&]() -> int {
         // 1. The whole config, validated, before any work.
         config::Document doc = config::Document::from_file(options.config);
@@ -225,22 +278,42 @@ int run_training(const TrainRunOptions& options, const TaskFactory& factory) {
           std::cout << doc.resolved_yaml() << std::flush;
           return kExitOk;
         }
-        const Device device = checked_device(cfg.device);
+        const DistPlan plan = plan_distribution(cfg, resolve_device(cfg.device));
+        if (plan.launch.world_size > 1) g_rank_prefix = dist::describe(plan.launch) + ": ";
+        const Device device = rank_device(cfg, checked_device(cfg.device), plan.launch);
         apply_threads(cfg.threads);
         if (options.resume && !options.resume_from.empty()) resolve_checkpoint(options.resume_from);
+        if (plan.data_parallel) {
+          comm = dist::make_communicator({.backend = plan.backend,
+                                          .launch = plan.launch,
+                                          .device = device,
+                                          .timeout_s = cfg.distributed.timeout_s,
+                                          .rendezvous = std::getenv("FF_RENDEZVOUS") ? std::getenv("FF_RENDEZVOUS") : ""});
+          dist::set_fatal_reporter([app = options.app_name](const std::string& m) { report_fatal(app, "error", m); });
+        }
+        // Rank 0 keeps the work directory and the log; the others print errors only.
+        const bool writer = !comm || comm->rank() == 0;
+        if (!writer) spdlog::set_level(spdlog::level::err);
 
         // 2. The work directory (work_dir.h): refused when it holds a run we were not asked to
         //    continue or replace. train.log from here on, except for --overwrite, whose old log
-        //    stays until the start has passed every check.
-        check_work_dir(cfg.work_dir, options.resume, options.overwrite);
+        //    stays until the start has passed every check. The other ranks wait for rank 0.
         auto open_work_dir = [&] {
           std::error_code ec;
           fs::create_directories(cfg.work_dir, ec);
           FF_USER_CHECK(!ec, "cannot create the work directory '{}': {}", cfg.work_dir.string(), ec.message());
           attach_log_file(cfg.work_dir / "train.log");
         };
-        if (!options.overwrite) open_work_dir();
-        spdlog::info("{}", banner(options.app_name, device, 1));
+        if (writer) {
+          check_work_dir(cfg.work_dir, options.resume, options.overwrite);
+          if (!options.overwrite) open_work_dir();
+        }
+        if (comm) comm->barrier();
+        if (!writer) g_fatal_log = cfg.work_dir / "train.log";
+        spdlog::info("{}", banner(options.app_name, device, plan.launch.world_size,
+                                  comm ? fmt::format("{} backend, {}", comm->backend(),
+                                                     plan.launch.launcher.empty() ? "one process" : plan.launch.launcher)
+                                       : ""));
         spdlog::info("config {} (work dir {})", options.config.string(), cfg.work_dir.string());
 #ifdef FF_WITH_CUDA
         cuda::set_allow_tf32(cfg.tf32);
@@ -248,31 +321,53 @@ int run_training(const TrainRunOptions& options, const TaskFactory& factory) {
 
         // 3. Task, and every split the run will score.
         Generator gen(cfg.seed);
-        TaskContext context{.train = cfg, .device = device, .gen = gen, .work_dir = cfg.work_dir, .training = true};
+        TaskContext context{.train = cfg,
+                            .device = device,
+                            .gen = gen,
+                            .work_dir = cfg.work_dir,
+                            .training = true,
+                            .rank = comm ? comm->rank() : 0,
+                            .world_size = comm ? comm->size() : 1,
+                            .comm = comm.get()};
         std::unique_ptr<Task> task = build(context);
         task->check_split(cfg.eval_split);
-        if (options.overwrite) {
+        if (options.overwrite && writer) {
           const std::vector<std::string> removed = remove_previous_run(cfg.work_dir);
           open_work_dir();
           std::string list;
           for (const std::string& r : removed) list += (list.empty() ? "" : ", ") + r;
           if (!removed.empty()) spdlog::info("--overwrite: removed {} from {}", list, cfg.work_dir.string());
         }
+        if (comm) comm->barrier();
 
         // 4. The trainer: a resume either succeeds or stops here, before config.yaml changes.
         install_stop_handlers();
         TrainerOptions trainer_options;
         trainer_options.resume = options.resume;
         trainer_options.resume_from = options.resume_from;
-        trainer_options.progress = options.progress.value_or(ProgressLine::stderr_is_terminal());
+        trainer_options.progress = writer && options.progress.value_or(ProgressLine::stderr_is_terminal());
         trainer_options.version = version_string();
+        trainer_options.comm = comm.get();
+        Trainer* trainer_ptr = nullptr;
+        if (options.on_step)
+          trainer_options.on_step = [&](const StepRecord& r) { options.on_step(r, *trainer_ptr, *task); };
         Trainer trainer(cfg, *task, gen, doc.resolved(), trainer_options);
+        trainer_ptr = &trainer;
         trainer.start();
-        write_text_atomic(cfg.work_dir / "config.yaml", doc.resolved_yaml());
-        spdlog::info("resolved config: {}", (cfg.work_dir / "config.yaml").string());
+        if (writer) {
+          write_text_atomic(cfg.work_dir / "config.yaml", doc.resolved_yaml());
+          spdlog::info("resolved config: {}", (cfg.work_dir / "config.yaml").string());
+        }
         return trainer.run() == TrainOutcome::Stopped ? kExitStopped : kExitOk;
       },
       options.app_name);
+  // Finished, stopped and diverged runs end on every rank at the same step; any other error may
+  // be this rank's alone while the others wait in a collective.
+  if (comm && comm->size() > 1 && code != kExitOk && code != kExitStopped && code != kExitDiverged)
+    dist::abort_job(code);
+  comm.reset();
+  dist::finalize();
+  return code;
 }
 
 int run_evaluation(const EvalRunOptions& options, const TaskFactory& factory) {
@@ -289,6 +384,10 @@ int run_evaluation(const EvalRunOptions& options, const TaskFactory& factory) {
         const TrainConfig cfg = parse_train_config(root, default_run_name(config_path));
         TaskBuilder build = factory(root);
         doc.check_no_unknown_keys();
+        const dist::LaunchInfo launch = dist::launch_info();
+        FF_USER_CHECK(launch.world_size == 1,
+                      "{} runs as one process, but the launcher started {} ({}): run it without mpirun or srun",
+                      options.app_name, launch.world_size, dist::describe(launch));
         const Device device = checked_device(cfg.device);
         apply_threads(cfg.threads);
         if (options.json_out) check_output_file(*options.json_out, "--json");

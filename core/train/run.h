@@ -4,14 +4,24 @@
 // logs, print the banner, build the task and train or evaluate. Each returns the process exit
 // code (trainer.h: kExitOk, kExitUserError, kExitStopped, kExitDiverged, kExitError) after
 // printing any error as one line.
+//
+// Started as several processes (mpirun, srun; core/dist/launch.h), run_training trains data
+// parallel (train.distributed): each process binds the GPU of its local rank (or runs on the
+// CPU with the mpi backend), rank 0 checks and writes the work directory while the others wait,
+// only rank 0 logs (the others print errors only), and a fatal error on any rank is reported
+// naming the rank ("rank 1 of 4: ...") and stops the whole job (dist::abort_job) with its exit
+// code. Outcomes every rank reaches together (done, stopped by a signal, the non-finite limit)
+// end normally.
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/tensor/device.h"
 #include "core/train/task.h"
+#include "core/train/trainer.h"
 
 namespace ff::train {
 
@@ -25,6 +35,8 @@ struct TrainRunOptions {
   bool print_config = false;            // --print-config: print the resolved config and exit
   std::optional<bool> progress;         // progress line; default: when stderr is a terminal
   std::string app_name = "fourierformer-train";
+  // Tests: called on every rank after every step (a host read per step).
+  std::function<void(const StepRecord&, Trainer&, Task&)> on_step;
 };
 
 struct EvalRunOptions {
@@ -49,8 +61,8 @@ int exit_code_of(const std::function<int()>& fn, const std::string& app_name);
 // read from the source tree's git at run time, else "unknown".
 std::string version_string();
 // One line: app, version, device (name, memory), CUDA runtime/driver, cuDNN and NCCL versions
-// (CUDA builds), CPU threads, world size.
-std::string banner(const std::string& app_name, Device device, int world_size);
+// (CUDA builds), CPU threads, world size (and, when distributed, "(<backend>, <launcher>)").
+std::string banner(const std::string& app_name, Device device, int world_size, const std::string& dist = "");
 
 // Console (stderr) logging through spdlog's default logger; the lines are also kept in memory
 // until attach_log_file() writes them to the file, so train.log gets everything from the banner

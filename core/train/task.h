@@ -30,6 +30,10 @@
 #include "core/random/generator.h"
 #include "core/train/train_config.h"
 
+namespace ff::dist {
+class Communicator;
+}
+
 namespace ff::train {
 
 // One training micro-batch after the forward pass.
@@ -38,10 +42,12 @@ struct LossOutput {
   double units = 0;  // tokens, images, ... in the batch (throughput and weighting)
 };
 
-// An evaluation over one split.
+// An evaluation over one split: in a data-parallel run, over the whole split (each rank scores
+// its share and the task adds the ranks' sums and counts with dist::sum_over_ranks before
+// turning them into means), so every rank holds the same result.
 struct EvalResult {
   double loss = 0;                        // mean per unit; the trainer keeps the best (lowest)
-  double units = 0;                       // units scored
+  double units = 0;                       // units scored, over all ranks
   std::map<std::string, double> metrics;  // "ppl", "top1", "top5", ...
 };
 
@@ -70,7 +76,8 @@ class Task {
   virtual void check_split(const std::string& split) const = 0;
 
   // Samples (sequences, images) of one training micro-batch over all ranks: the batch of the
-  // linear learning-rate scaling rule (train.optimizer.lr_reference_batch).
+  // linear learning-rate scaling rule (train.optimizer.lr_reference_batch). Each rank's
+  // train_loss() reads global_batch_size() / world_size of them.
   virtual int64_t global_batch_size() const = 0;
   // Training micro-batches (train_loss calls) per epoch; 0 when the task streams without
   // epochs. The trainer's epoch is batches_per_epoch / grad_accum optimizer steps.
@@ -99,7 +106,10 @@ struct TaskContext {
   Generator& gen;            // the run's generator: init, dropout; saved in checkpoints
   std::filesystem::path work_dir;
   bool training = true;  // false for fourierformer-eval: training data may be skipped
+  // Data parallel: this process's rank among world_size, and the communicator that evaluate()
+  // sums its totals over (null: one process). Each rank reads its shard of every global batch.
   int rank = 0, world_size = 1;
+  dist::Communicator* comm = nullptr;
 };
 
 using TaskBuilder = std::function<std::unique_ptr<Task>(const TaskContext&)>;

@@ -77,6 +77,13 @@ TrainConfig parse_train_config(const config::Section& root, const std::string& d
   const config::Section n = t.section("nonfinite");
   c.nonfinite.policy = n.choice("policy", c.nonfinite.policy, {"skip", "abort"});
   c.nonfinite.max_in_a_row = n.get<int64_t>("max_in_a_row", c.nonfinite.max_in_a_row, at_least(1));
+
+  const config::Section d = t.section("distributed");
+  DistributedConfig& dist = c.distributed;
+  dist.mode = d.choice("mode", dist.mode, {"auto", "none", "data_parallel"});
+  dist.backend = d.choice("backend", dist.backend, {"auto", "local", "mpi", "nccl"});
+  dist.bucket_mb = d.get<double>("bucket_mb", dist.bucket_mb, positive());
+  dist.timeout_s = d.get<double>("timeout_s", dist.timeout_s, positive());
   return c;
 }
 

@@ -50,6 +50,15 @@ struct NonfiniteConfig {
   int64_t max_in_a_row = 10;    // skip: abort after this many consecutive non-finite steps
 };
 
+// Data parallelism (docs/distributed.md). The launcher (mpirun, srun, FF_RANK...) says how
+// many processes there are; these keys say what to do with them.
+struct DistributedConfig {
+  std::string mode = "auto";     // auto: data_parallel when started as 2+ processes | none | data_parallel
+  std::string backend = "auto";  // auto: nccl on CUDA, mpi on the CPU, local alone | local | mpi | nccl
+  double bucket_mb = 25.0;       // gradient bucket size (MiB), as DDP's bucket_cap_mb
+  double timeout_s = 600.0;      // a collective (or rank 0's checkpoint write) not done by then stops the job
+};
+
 struct TrainConfig {
   // ---- run (top level) ----
   std::string name;                // run name (default: the config file's stem)
@@ -72,6 +81,7 @@ struct TrainConfig {
   SchedulerConfig scheduler;
   CheckpointConfig checkpoint;
   NonfiniteConfig nonfinite;
+  DistributedConfig distributed;
 };
 
 // Reads and validates the run keys and train:. `default_name` names the run when the file

@@ -8,6 +8,8 @@
 #include <cstring>
 
 #include "core/autograd/autograd.h"
+#include "core/dist/communicator.h"
+#include "core/dist/grad_reducer.h"
 #include "core/ops/elementwise.h"
 #include "core/ops/view.h"
 #include "core/optim/clip.h"
@@ -38,6 +40,18 @@ std::string dotted(const std::string& pointer) {
 
 double stat(const std::vector<double>& stats, StepStat which) { return stats[static_cast<size_t>(which)]; }
 
+// Rank r's random stream in a data-parallel run: rank 0 keeps the run's (so checkpoints, which
+// rank 0 writes, hold the run's own state), the others draw from other Philox keys at the same
+// offsets, so dropout masks differ between ranks (as they would between the shards of one
+// process's batch) and every rank's state follows from the saved one and its rank alone.
+kernels::PhiloxState rank_stream(kernels::PhiloxState state, int rank) {
+  if (rank == 0) return state;
+  uint64_t z = state.seed + 0x9E3779B97F4A7C15ULL * static_cast<uint64_t>(rank);  // splitmix64
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return {z ^ (z >> 31), state.offset};
+}
+
 }  // namespace
 
 Device resolve_device(const std::string& name) {
@@ -54,7 +68,12 @@ Trainer::Trainer(const TrainConfig& cfg, Task& task, Generator& gen, nlohmann::o
       config_yaml_(config::to_yaml(resolved_config_)),
       options_(std::move(options)),
       checkpoints_(cfg.work_dir / "checkpoints", cfg.checkpoint.keep_last),
-      progress_(options_.progress) {
+      progress_(options_.progress),
+      comm_(options_.comm) {
+  if (comm_) {
+    world_ = comm_->size();
+    writer_ = comm_->rank() == 0;
+  }
   steps_per_epoch_ = task_.batches_per_epoch() / cfg_.grad_accum;
   FF_USER_CHECK(task_.batches_per_epoch() == 0 || steps_per_epoch_ > 0,
                 "train.grad_accum ({}) is larger than the number of batches per epoch ({})", cfg_.grad_accum,
@@ -79,9 +98,16 @@ Trainer::Trainer(const TrainConfig& cfg, Task& task, Generator& gen, nlohmann::o
   if (cfg_.precision == "bf16") autocast_ = DType::BF16;
   control_ = optim::StepControl(params_.empty() ? Device::cpu() : params_.front().device());
   host_stats_.assign(kernels::kStepStats, 0.0);
+  if (comm_) {
+    reducer_ = std::make_unique<dist::GradReducer>(
+        params_, *comm_, static_cast<int64_t>(cfg_.distributed.bucket_mb * (1 << 20)));
+    gen_.set_state(rank_stream(gen_.state(), comm_->rank()));
+  }
 }
 
 Trainer::~Trainer() = default;
+
+size_t Trainer::grad_buckets() const { return reducer_ ? reducer_->num_buckets() : 0; }
 
 std::optional<double> Trainer::best_loss() const {
   if (best_step_ < 0) return std::nullopt;
@@ -109,27 +135,42 @@ void Trainer::start() {
       info(fmt::format("no checkpoint in {}: starting from scratch", checkpoints_.dir().string()));
     }
   }
-  checkpoints_.remove_stale_temps();
-  metrics_ = MetricsWriter(cfg_.work_dir / "metrics.jsonl", step_);
+  if (comm_) {
+    // Every rank starts from rank 0's weights (a fresh start's initialisations agree already;
+    // this makes it so whatever a task does), then their gradients keep them equal.
+    std::vector<Tensor> tensors;
+    for (auto& [name, t] : model_tensors()) tensors.push_back(t);
+    dist::broadcast_tensors(*comm_, tensors, 0);
+  }
+  if (writer_) {
+    checkpoints_.remove_stale_temps();
+    metrics_ = MetricsWriter(cfg_.work_dir / "metrics.jsonl", step_);
+  }
   started_ = true;
 }
 
 TrainOutcome Trainer::run() {
   start();
-  info(fmt::format("training {} parameters for {} steps of {} micro-batch(es), from step {}{}",
+  info(fmt::format("training {} parameters for {} steps of {} micro-batch(es), from step {}{}{}",
                    task_.model().num_parameters(), total_steps_, cfg_.grad_accum, step_,
-                   autocast_ ? " (mixed precision: bf16 compute, f32 weights)" : ""));
+                   autocast_ ? " (mixed precision: bf16 compute, f32 weights)" : "",
+                   reducer_ ? fmt::format("; data parallel over {} ranks ({}), {} gradient bucket(s)", world_,
+                                          comm_->backend(), reducer_->num_buckets())
+                            : ""));
   process_start_ = window_mark_ = Clock::now();
   first_step_ = step_;
 
   task_.model().train();
   try {
     while (step_ < total_steps_) {
-      if (const int sig = stop_requested()) {
+      // Data parallel: the ranks agreed on it at the end of the last step.
+      const int sig = stop_requested();
+      if (reducer_ ? reducer_->stop_agreed() : sig != 0) {
         const fs::path dir = save_checkpoint();
         progress_.clear();
-        spdlog::warn("signal {} ({}): saved {} at step {}; exiting with code {} (resume with --resume)", sig,
-                     strsignal(sig), dir.string(), step_, kExitStopped);
+        spdlog::warn("{}: saved {} at step {}; exiting with code {} (resume with --resume)",
+                     sig ? fmt::format("signal {} ({})", sig, strsignal(sig)) : std::string("a stop signal on another rank"),
+                     dir.string(), step_, kExitStopped);
         return TrainOutcome::Stopped;
       }
       train_step();
@@ -160,10 +201,17 @@ void Trainer::save_after_error() {
                   phase_ == Phase::Update ? "an optimizer update" : "a checkpoint write", newest);
     return;
   }
+  if (world_ > 1) {
+    // The other ranks are inside a collective or will be: a checkpoint needs them all.
+    spdlog::error("data parallel: no checkpoint saved after the error below (the newest is {}); the job stops",
+                  newest);
+    return;
+  }
   if (phase_ == Phase::Forward) {
     // Back to the start of the unfinished step: its micro-batches are read again on resume.
     task_.load_data_state(step_start_data_);
     gen_.set_state(step_start_rng_);
+    if (reducer_) reducer_->reset();
     optimizer_->zero_grad();
     phase_ = Phase::Boundary;
   }
@@ -187,6 +235,9 @@ void Trainer::train_step() {
   optimizer_->set_lr(lr);
   Tensor loss_sum;
   double units = 0;
+  // Data parallel: each rank's loss is its shard's mean, so 1/W turns the ranks' summed
+  // gradients into the global batch's.
+  const double scale = 1.0 / static_cast<double>(cfg_.grad_accum * world_);
   for (int64_t i = 0; i < cfg_.grad_accum; ++i) {
     LossOutput out;
     {
@@ -195,12 +246,24 @@ void Trainer::train_step() {
     }
     FF_CHECK(out.loss.defined() && out.loss.numel() == 1, "Task::train_loss must return a scalar loss, got {}",
              out.loss.defined() ? out.loss.str() : "an undefined tensor");
-    Tensor scaled = cfg_.grad_accum == 1 ? out.loss : mul(out.loss, 1.0 / static_cast<double>(cfg_.grad_accum));
+    {
+      NoGradGuard no_grad;
+      const Tensor detached = out.loss.detach();
+      loss_sum = loss_sum.defined() ? add(loss_sum, detached) : detached;
+      // The last micro-batch's backward pass launches the buckets; the loss sum goes with them.
+      if (reducer_ && i + 1 == cfg_.grad_accum) reducer_->arm(mul(loss_sum, 1.0 / static_cast<double>(world_)));
+    }
+    Tensor scaled = scale == 1.0 ? out.loss : mul(out.loss, scale);
     scaled.backward();
+    units += out.units * static_cast<double>(world_);  // equal shards: the global batch's units
+  }
+  if (reducer_) {
+    reducer_->finish(stop_requested() != 0);
     NoGradGuard no_grad;
-    const Tensor detached = out.loss.detach();
-    loss_sum = loss_sum.defined() ? add(loss_sum, detached) : detached;
-    units += out.units;
+    // A copy: the reducer's slot is overwritten by the next step, this one is read later.
+    const Tensor& reduced = reducer_->loss();
+    loss_sum = Tensor::empty({}, reduced.dtype(), reduced.device());
+    copy_(loss_sum, reduced);
   }
   const double max_norm = cfg_.clip_grad_norm > 0 ? cfg_.clip_grad_norm : std::numeric_limits<double>::infinity();
   Tensor norm = optim::grad_norm(params_);
@@ -372,7 +435,7 @@ void Trainer::evaluate() {
   for (const auto& [k, v] : result.metrics) line += fmt::format(" | {} {:.4f}", k, v);
   line += fmt::format(" | {:.1f} s{}", seconds, improved ? " | new best" : "");
   info(line);
-  if (improved && cfg_.checkpoint.keep_best) {
+  if (improved && cfg_.checkpoint.keep_best && writer_) {
     phase_ = Phase::Checkpoint;
     checkpoints_.save("best", checkpoint_data());
     phase_ = Phase::Boundary;
@@ -393,6 +456,7 @@ CheckpointData Trainer::checkpoint_data() const {
   nlohmann::ordered_json& t = data.trainer;
   t["format"] = 1;
   t["version"] = options_.version;
+  t["world_size"] = world_;
   t["step"] = step_;
   if (steps_per_epoch_ > 0) t["epoch"] = static_cast<double>(step_) / static_cast<double>(steps_per_epoch_);
   t["total_steps"] = total_steps_;
@@ -425,8 +489,13 @@ fs::path Trainer::save_checkpoint() {
   const auto start = Clock::now();
   phase_ = Phase::Checkpoint;
   const std::string name = CheckpointManager::step_name(step_);
-  const fs::path dir = checkpoints_.save(name, checkpoint_data());
-  checkpoints_.commit(name);
+  fs::path dir = checkpoints_.dir() / name;
+  if (writer_) {
+    dir = checkpoints_.save(name, checkpoint_data());
+    checkpoints_.commit(name);
+  }
+  // No rank goes on (or exits after a stop signal) before the checkpoint is complete.
+  if (comm_) comm_->barrier();
   phase_ = Phase::Boundary;
   last_checkpoint_step_ = step_;
   info(fmt::format("saved {} ({:.2f} s)", dir.string(), seconds_since(start)));
@@ -472,8 +541,12 @@ void Trainer::load_checkpoint(const fs::path& dir) {
       throw UserError(fmt::format("{}: {}", (dir / "optimizer.safetensors").string(), e.what()));
     }
     task_.load_data_state(field("data"));
-    gen_.set_state(state);
+    gen_.set_state(comm_ ? rank_stream(state, comm_->rank()) : state);
     step_ = step;
+    if (const int64_t saved_world = t.value("world_size", int64_t{1}); saved_world != world_)
+      info(fmt::format("the checkpoint was written by {} process(es), this run has {}: the global batch stays the "
+                       "config's, each process reads its share of it",
+                       saved_world, world_));
     if (t.contains("best") && !t["best"].is_null()) {
       best_loss_ = t["best"].at("loss").get<double>();
       best_step_ = t["best"].at("step").get<int64_t>();

@@ -17,6 +17,16 @@
 //   a SIGTERM / SIGUSR1 / first SIGINT (signals.h): checkpoint and return Stopped
 //   an error after the first step: a checkpoint of the last consistent state, then the error
 //
+// Data parallel (options.comm, docs/distributed.md): every rank runs this loop on its shard of
+// each global batch. Parameters and buffers are broadcast from rank 0 once started; gradients are
+// reduced in buckets during the backward pass of each step's last micro-batch
+// (core/dist/grad_reducer.h) and clipping and the update follow the reduction, so all ranks take
+// identical steps, equal to one process's on the global batch. The ranks agree at every step
+// whether one was asked to stop (one host-side flag exchange); rank 0 alone writes metrics.jsonl
+// and checkpoints (the others wait at a barrier); evaluation covers the whole split (the task
+// sums over ranks). An error on one rank stops the job (run.cpp) without a checkpoint: the
+// others cannot join one.
+//
 // A skipped step still counts (the schedule and the data move on; the optimizer's own step
 // count does not). Resuming restores parameters, buffers, optimizer state, the run's Generator,
 // the task's data position, the step, the best validation loss, the non-finite counters and the
@@ -40,6 +50,11 @@
 #include "core/train/metrics.h"
 #include "core/train/task.h"
 #include "core/train/train_config.h"
+
+namespace ff::dist {
+class Communicator;
+class GradReducer;
+}  // namespace ff::dist
 
 namespace ff::train {
 
@@ -65,7 +80,7 @@ struct StepRecord {
   double grad_norm = 0;
   double lr = 0;
   bool skipped = false;  // non-finite: no update
-  double units = 0;      // tokens, images, ... processed by the step
+  double units = 0;      // tokens, images, ... processed by the step (over all ranks)
 };
 
 struct TrainerOptions {
@@ -78,6 +93,9 @@ struct TrainerOptions {
   // After every step. Reads the step's loss and norm on the host: a synchronisation per step on
   // a GPU (tests and benchmarks ask for it; the trainer itself reads only at log intervals).
   std::function<void(const StepRecord&)> on_step;
+  // Data parallel over this communicator's ranks (null: one process, no gradient
+  // synchronisation). It must outlive the trainer.
+  dist::Communicator* comm = nullptr;
 };
 
 class Trainer {
@@ -112,6 +130,9 @@ class Trainer {
   std::filesystem::path save_checkpoint();
   // Restores everything from a checkpoint directory.
   void load_checkpoint(const std::filesystem::path& dir);
+  // Data parallel: the communicator and the number of gradient buckets (0 when alone).
+  const dist::Communicator* communicator() const { return comm_; }
+  size_t grad_buckets() const;
 
  private:
   // Where train_step is, for saving a consistent checkpoint after an error.
@@ -144,6 +165,11 @@ class Trainer {
   CheckpointManager checkpoints_;
   MetricsWriter metrics_;
   ProgressLine progress_;
+
+  dist::Communicator* comm_ = nullptr;           // data parallel (else null)
+  std::unique_ptr<dist::GradReducer> reducer_;  // with comm_
+  int world_ = 1;                               // processes training together
+  bool writer_ = true;                          // rank 0: metrics.jsonl and checkpoints
 
   std::optional<DType> autocast_;  // train.precision bf16: the forward passes' autocast dtype
   optim::StepControl control_;      // on the parameters' device

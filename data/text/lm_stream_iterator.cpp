@@ -14,7 +14,7 @@ LmStreamIterator::LmStreamIterator(std::span<const int32_t> ids, const LmStreamO
                 o.tgt_len);
   FF_USER_CHECK(o.world_size >= 1 && o.rank >= 0 && o.rank < o.world_size,
                 "{}: rank {} is outside [0, world size {})", o.name, o.rank, o.world_size);
-  FF_USER_CHECK(o.batch_size % o.world_size == 0,
+  FF_USER_CHECK(!o.equal_shares || o.batch_size % o.world_size == 0,
                 "{}: global batch size {} is not divisible by the world size {}; expected a multiple "
                 "of {}",
                 o.name, o.batch_size, o.world_size, o.world_size);
@@ -22,8 +22,8 @@ LmStreamIterator::LmStreamIterator(std::span<const int32_t> ids, const LmStreamO
   FF_USER_CHECK(column_length_ >= 2,
                 "{}: {} tokens are too few for a batch of {} columns; expected at least {} tokens", o.name,
                 ids_.size(), o.batch_size, 2 * o.batch_size);
-  rows_ = o.batch_size / o.world_size;
-  first_column_ = rows_ * o.rank;
+  first_column_ = o.batch_size * o.rank / o.world_size;
+  rows_ = o.batch_size * (o.rank + 1) / o.world_size - first_column_;
   batches_per_epoch_ = (column_length_ - 1 + o.tgt_len - 1) / o.tgt_len;
 }
 

@@ -7,7 +7,9 @@
 // targets 1..C-1 are each seen once. Epochs wrap around.
 //
 // Data parallel: with world_size ranks, rank r holds columns [r*B/W, (r+1)*B/W) of the global
-// batch, so the ranks' rows stacked in rank order are the one-rank batch.
+// batch (rounded down), so the ranks' rows stacked in rank order are the one-rank batch. Training
+// needs equal shares (B divisible by W); evaluation (equal_shares false) takes any B, some ranks
+// holding one column more than others, or none when B < W.
 
 #include <cstdint>
 #include <span>
@@ -21,6 +23,7 @@ struct LmStreamOptions {
   int64_t tgt_len = 1;     // T, tokens per segment
   int rank = 0;
   int world_size = 1;
+  bool equal_shares = true;  // refuse a batch_size that does not divide by world_size
   std::string name = "token stream";  // in error messages, e.g. "train split of data/wt103"
 };
 
@@ -38,7 +41,8 @@ struct LmBatch {
 class LmStreamIterator {
  public:
   // `ids` must outlive the iterator. ff::UserError for a batch size not divisible by
-  // world_size, a bad rank, or a stream too short for batch_size columns of 2+ tokens.
+  // world_size (with equal_shares), a bad rank, or a stream too short for batch_size columns of
+  // 2+ tokens.
   LmStreamIterator(std::span<const int32_t> ids, const LmStreamOptions& options);
 
   int64_t rows() const { return rows_; }

@@ -93,8 +93,8 @@ TEST_CASE("apps: fourierformer-train's flag mistakes are one readable line, exit
 TEST_CASE("apps: fourierformer-bench's flag mistakes are one readable line, exit 2", "[apps][cli]") {
   const std::string bench = "fourierformer-bench";
   check_usage_errors({
-      {bench, "", "expected a subcommand: attention, train or data"},
-      {bench, "attn", "unknown subcommand 'attn'; expected attention, train or data"},
+      {bench, "", "expected a subcommand: attention, train, data or allreduce"},
+      {bench, "attn", "unknown subcommand 'attn'; expected attention, train, data or allreduce"},
       {bench, "--warmup 2000 attention", "--warmup: expected a whole number from 0 to 1000, got '2000'"},
       {bench, "attention --repeats 0", "--repeats: expected a whole number from 1 to 1000, got '0'"},
       {bench, "--threads -1 attention", "--threads: expected a whole number from 0 to 1024, got '-1'"},

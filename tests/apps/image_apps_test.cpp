@@ -1,8 +1,8 @@
 // fourierformer-train / -eval on the image task, run as the user runs them: a small ViT on a
 // subset of the real Fashion-MNIST files (Debian's dataset-fashion-mnist, which
 // scripts/setup.sh installs), the DeiT-tiny configs on an ImageFolder of JPEGs the test writes,
-// top-1/top-5 from fourierformer-eval, and an exact mid-epoch resume with a different number of
-// loader threads.
+// top-1/top-5 from fourierformer-eval, an exact mid-epoch resume with a different number of
+// loader threads, and data-parallel training under mpirun.
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -15,6 +15,7 @@
 
 #include "data/image/idx.h"
 #include "data/image_fixtures.h"
+#include "dist_support.h"
 #include "support/command.h"
 
 namespace fs = std::filesystem;
@@ -232,4 +233,41 @@ TEST_CASE("apps: the DeiT-tiny configs train on a generated ImageFolder of JPEGs
     CHECK(e.output.find("val: loss ") != std::string::npos);
     CHECK(e.output.find(" | top5 100.0000 | 8 images") != std::string::npos);  // 4 classes: top-5 is everything
   }
+}
+
+TEST_CASE("apps: 2 ranks train the small ViT to the parameters of one process on the global batch",
+          "[apps][image][dist][mpi]") {
+  FF_REQUIRE_MPI();
+  namespace dist = ff::testing::dist;
+  const fs::path data = fmnist_subset("fmnist-dist");
+  const fs::path root = fresh_dir("dist");
+  // Each rank reads its 25 of the sampler's 50 images per step; crops and flips are drawn per
+  // image, so they agree with one process's. No stochastic depth (the ranks draw other masks).
+  const std::string args = "--config configs/vit/vit-fmnist-softmax.yaml --no-progress --set device=cpu" + tiny_vit(data) +
+                           " --set model.drop_path=0 --set data.workers=1 --set train.max_steps=3"
+                           " --set train.log_interval=1 --set train.eval_interval=0 --set train.checkpoint.interval=0"
+                           " --set train.optimizer.name=sgd --set train.optimizer.lr=0.1"
+                           " --set train.optimizer.momentum=0.9 --set train.optimizer.weight_decay=0"
+                           " --set train.scheduler.name=constant --set train.scheduler.warmup=0";
+  const dist::Result one = dist::launch(0, root / "d1", args + " --work-dir " + (root / "w1").string());
+  INFO(one.output);
+  REQUIRE(one.code == 0);
+  const dist::Result two = dist::launch(2, root / "d2", args + " --work-dir " + (root / "w2").string());
+  INFO(two.output);
+  REQUIRE(two.code == 0);
+  REQUIRE(dist::max_difference(dist::params(root / "d1", 0, 1), dist::params(root / "d1", 0, 3)) > 1e-3);
+  for (int step = 1; step <= 3; ++step) {
+    INFO("step " << step);
+    const std::vector<float> p = dist::params(root / "d2", 0, step);
+    CHECK(dist::params(root / "d2", 1, step) == p);
+    CHECK(dist::max_difference(p, dist::params(root / "d1", 0, step)) < dist::kTolerance);
+    CHECK(dist::records(root / "d2", 1).at(step - 1)["units"] == 50);
+  }
+  // The final evaluation covers the 100 held-out images once, split between the ranks.
+  const auto eval1 = records(root / "w1", "eval"), eval2 = records(root / "w2", "eval");
+  REQUIRE(eval1.size() == 1);
+  REQUIRE(eval2.size() == 1);
+  CHECK(eval2[0]["units"] == 100);
+  CHECK(eval2[0]["loss"].get<double>() == Approx(eval1[0]["loss"].get<double>()).epsilon(dist::kTolerance));
+  CHECK(eval2[0]["top1"].get<double>() == eval1[0]["top1"].get<double>());
 }

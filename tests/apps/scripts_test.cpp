@@ -46,6 +46,8 @@ const std::map<std::string, Names> kScripts = {
     {"scripts/bench/attention_table.py", {"ours.json", "peer.json"}},
     {"scripts/bench/lm_peer.py", {"--config", "lm.yaml"}},
     {"scripts/bench/vit_peer.py", {"--config", "vit.yaml"}},
+    {"scripts/mpi/train.sh", {"config.yaml"}},
+    {"scripts/slurm/train.sbatch", {"config.yaml"}},
 };
 
 std::string source_path(const std::string& relative) { return fmt::format("'{}/{}'", FF_SOURCE_DIR, relative); }
@@ -103,7 +105,7 @@ TEST_CASE("scripts: an unknown option exits 2 with a message naming it, and crea
     const CommandResult r = run_in(cwd.path(), command);
     INFO(r.output);
     CHECK(r.code == 2);
-    if (fs::path(name).extension() == ".sh") {
+    if (fs::path(name).extension() == ".sh" || fs::path(name).extension() == ".sbatch") {
       CHECK(count_lines(r.output) == 1);
       CHECK(r.output.find("'--no-such-option'") != std::string::npos);
     } else {  // argparse: the usage, then the error

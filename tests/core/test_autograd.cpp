@@ -54,6 +54,35 @@ TEST_CASE("grad-ready hooks fire once per leaf with the finished gradient", "[au
   for (auto [name, value] : fired) CHECK(value == (name == 'a' ? 7.0 : 1.0));
 }
 
+TEST_CASE("a removed grad-ready hook no longer fires", "[autograd]") {
+  Tensor a = Tensor::ones({2}, DType::F64).set_requires_grad(true);
+  int first = 0, second = 0;
+  const int64_t id = a.add_grad_ready_hook([&](const Tensor&) { ++first; });
+  a.add_grad_ready_hook([&](const Tensor&) { ++second; });
+  sum(a).backward();
+  a.remove_grad_ready_hook(id);
+  sum(a).backward();
+  CHECK(first == 1);
+  CHECK(second == 2);
+}
+
+TEST_CASE("a leaf with a gradient buffer accumulates in place into it", "[autograd]") {
+  Tensor a = Tensor::from_vector<double>({1, 2}, {2}).set_requires_grad(true);
+  Tensor flat = Tensor::full({3}, 9.0, DType::F64);  // stale values: the first gradient overwrites them
+  Tensor slot = narrow(flat, 0, 1, 2);
+  a.set_grad_buffer(slot);
+  sum(mul(a, 3.0)).backward();
+  CHECK(a.grad().storage() == flat.storage());
+  CHECK(flat.to_vector<double>() == std::vector<double>{9, 3, 3});
+  sum(mul(a, a)).backward();  // adds 2a
+  CHECK(flat.to_vector<double>() == std::vector<double>{9, 5, 7});
+  // Cleared (as the optimizer does): the next gradient is copied in again, not added.
+  a.set_grad(Tensor());
+  sum(a).backward();
+  CHECK(flat.to_vector<double>() == std::vector<double>{9, 1, 1});
+  CHECK_THROWS_WITH(a.set_grad_buffer(Tensor::zeros({3}, DType::F64)), Catch::Contains("does not match the leaf"));
+}
+
 TEST_CASE("non-scalar backward needs an explicit gradient", "[autograd]") {
   Tensor x = Tensor::ones({3}, DType::F64).set_requires_grad(true);
   Tensor y = mul(x, 2.0);

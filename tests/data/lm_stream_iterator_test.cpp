@@ -142,6 +142,31 @@ TEST_CASE("ranks hold contiguous column blocks that stack into the one-rank batc
   }
 }
 
+TEST_CASE("evaluation shares may be unequal: every column on exactly one rank", "[data]") {
+  const std::vector<int32_t> ids = iota_stream(997);
+  LmStreamIterator whole(ids, opts(5, 10));
+  LmBatch bw;
+  whole.next(bw);
+  // 5 columns over 3 ranks: 1, 2 and 2 of them; 2 columns over 3 ranks: 0, 1 and 1.
+  for (auto [batch, rows] : {std::pair<int64_t, std::vector<int64_t>>{5, {1, 2, 2}}, {2, {0, 1, 1}}}) {
+    LmStreamIterator one(ids, opts(batch, 10));
+    LmBatch b1;
+    one.next(b1);
+    std::vector<int32_t> stacked;
+    for (int r = 0; r < 3; ++r) {
+      LmStreamOptions o = opts(batch, 10, r, 3);
+      o.equal_shares = false;
+      LmStreamIterator it(ids, o);
+      CHECK(it.rows() == rows[static_cast<size_t>(r)]);
+      LmBatch b;
+      it.next(b);
+      CHECK(b.rows == rows[static_cast<size_t>(r)]);
+      stacked.insert(stacked.end(), b.inputs.begin(), b.inputs.end());
+    }
+    CHECK(stacked == b1.inputs);
+  }
+}
+
 TEST_CASE("bad iterator options are user errors stating the numbers", "[data]") {
   const std::vector<int32_t> ids = iota_stream(100);
   try {
