@@ -439,7 +439,7 @@ TEST_CASE("apps: fourierformer-bench times attention and a training step, as tex
 }
 
 TEST_CASE("apps: an empty or too-short evaluation split is refused before the first step", "[apps][lm][errors]") {
-  for (const std::string valid : {std::string(), std::string("\n")}) {  // no token; one (<eos>)
+  for (const std::string& valid : {std::string(), std::string("\n")}) {  // no token; one (<eos>)
     const fs::path corpus = make_corpus("short-valid-corpus");
     write(corpus / "valid.txt", valid);
     const fs::path work = fresh_dir("short-valid-run") / "run";
