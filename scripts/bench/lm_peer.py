@@ -43,18 +43,7 @@ import json
 import math
 import os
 import resource
-import statistics
 import sys
-import time
-
-
-def load_config(path):
-    try:
-        import yaml
-    except ImportError:
-        sys.exit("lm_peer.py: PyYAML missing (apt install python3-yaml); run with /usr/bin/python3")
-    with open(path) as f:
-        return yaml.safe_load(f)
 
 
 def main():
@@ -78,10 +67,11 @@ def main():
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from attention_peer import causal_mask, fourier_reference, softmax_attention
+    from peer_steps import load_config, rates, run_steps
 
     torch.set_num_threads(args.threads)
 
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, "lm_peer")
     m = cfg["model"]
     att = m.get("attention", {}) or {}
     kind = att.get("kind", "softmax")
@@ -230,19 +220,7 @@ def main():
     print(f"[lm_peer] {args.config}: {kind}, {n_layer}x d_model {d_model}, {n_head}x{d_head}, d_inner {d_inner}, "
           f"vocab {V}, cutoffs {cutoffs}, batch {B}x{T}, {n_params} params, threads {torch.get_num_threads()}, "
           f"torch {torch.__version__}; log(vocab) = {math.log(V):.3f}", file=sys.stderr, flush=True)
-    losses, times = [], []
-    for i in range(n_batches):
-        start = time.perf_counter()
-        loss = step(i)
-        dt = time.perf_counter() - start
-        losses.append(loss)
-        timed = i >= args.warmup
-        if timed:
-            times.append(dt)
-        print(f"[lm_peer] step {i + 1}/{n_batches}{'' if timed else ' (warmup)'}: loss {loss:.4f}, "
-              f"{dt * 1e3:.1f} ms", file=sys.stderr, flush=True)
-        if not math.isfinite(loss):
-            sys.exit("lm_peer.py: non-finite loss")
+    losses, times = run_steps(step, args.warmup, args.steps, "lm_peer")
 
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     result = {
@@ -252,11 +230,9 @@ def main():
         "warmup": args.warmup, "steps": args.steps, "losses": losses,
     }
     if times:
-        med = statistics.median(times)
-        result.update({
-            "step_ms": med * 1e3, "step_times_ms": [t * 1e3 for t in times],
-            "tokens_per_s": B * T / med, "tokens_per_s_total": B * T * len(times) / sum(times),
-        })
+        r = rates(times, B * T)
+        result.update({"step_ms": r["step_ms"], "step_times_ms": r["step_times_ms"], "tokens_per_s": r["per_s"],
+                       "tokens_per_s_total": r["per_s_total"]})
     result["peak_rss_bytes"] = peak_rss
     if args.json:
         with open(args.json, "w") as f:

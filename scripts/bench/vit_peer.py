@@ -22,7 +22,8 @@ One step = zero_grad, forward, backward, AdamW.step (weight decay 0.05 off for 1
 pos_embed and cls_token, as the configs). The data pipeline is left out: the peer's images
 and soft targets are random tensors drawn before timing, so it times the model alone (ours
 includes its loader; `fourierformer-bench data` times that part alone).
-Timing: --warmup untimed steps, then --steps timed; images_per_s = B / median step time.
+Timing: --warmup untimed steps, then --steps timed; images_per_s = B / median step time,
+images_per_s_total = all timed images / total time (the mean rate, as fourierformer-bench reports).
 """
 
 import argparse
@@ -30,18 +31,7 @@ import json
 import math
 import os
 import resource
-import statistics
 import sys
-import time
-
-
-def load_config(path):
-    try:
-        import yaml
-    except ImportError:
-        sys.exit("vit_peer.py: PyYAML missing (apt install python3-yaml); run with /usr/bin/python3")
-    with open(path) as f:
-        return yaml.safe_load(f)
 
 
 def main():
@@ -62,9 +52,10 @@ def main():
 
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from attention_peer import fourier_reference
+    from peer_steps import load_config, rates, run_steps
 
     torch.set_num_threads(args.threads)
-    cfg = load_config(args.config)
+    cfg = load_config(args.config, "vit_peer")
     m, d = cfg["model"], cfg["data"]
     att = m.get("attention", {}) or {}
     kind = att.get("kind", "softmax")
@@ -164,24 +155,17 @@ def main():
     print(f"[vit_peer] {args.config}: {kind}, {depth} blocks, dim {E}, {H} heads, image {S} patch {P}, "
           f"{classes} classes, batch {B}, {n_params} params, threads {torch.get_num_threads()}, "
           f"torch {torch.__version__}", file=sys.stderr, flush=True)
-    times, losses = [], []
-    for i in range(n_batches):
-        start = time.perf_counter()
-        losses.append(step(i))
-        dt = time.perf_counter() - start
-        timed = i >= args.warmup
-        if timed:
-            times.append(dt)
-        print(f"[vit_peer] step {i + 1}/{n_batches}{'' if timed else ' (warmup)'}: loss {losses[-1]:.4f}, "
-              f"{dt * 1e3:.1f} ms", file=sys.stderr, flush=True)
+    losses, times = run_steps(step, args.warmup, args.steps, "vit_peer")
     result = {"benchmark": "vit-train-step", "peer": "pytorch", "config": args.config, "kind": kind,
               "threads": args.threads, "torch_version": torch.__version__, "batch_size": B,
               "n_params": n_params, "warmup": args.warmup, "steps": args.steps, "losses": losses,
               "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
     if times:
-        med = statistics.median(times)
-        result.update({"step_ms": med * 1e3, "step_times_ms": [t * 1e3 for t in times], "images_per_s": B / med})
-        print(f"[vit_peer] {kind}: median step {med * 1e3:.1f} ms, {B / med:.1f} images/s")
+        r = rates(times, B)
+        result.update({"step_ms": r["step_ms"], "step_times_ms": r["step_times_ms"], "images_per_s": r["per_s"],
+                       "images_per_s_total": r["per_s_total"]})
+        print(f"[vit_peer] {kind}: median step {r['step_ms']:.1f} ms, {r['per_s']:.1f} images/s "
+              f"(mean rate {r['per_s_total']:.1f})")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
