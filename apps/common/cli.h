@@ -30,8 +30,9 @@ namespace ff::apps::cli {
 // has finished its share of a parallel region spinning for a while before it sleeps; when
 // other threads want the cores (the image loader's workers, anything else on a small machine)
 // the spinning threads take their time slices and every short parallel region waits for a
-// descheduled one. Measured on a 2-core machine (docs/perf/cpu-vit.md): the Fashion-MNIST ViT
-// trains 1.5x faster and the Brown LM 1.2x faster with OMP_WAIT_POLICY=PASSIVE. libgomp reads
+// descheduled one. Measured on a 2-core machine with OMP_WAIT_POLICY=PASSIVE: the Fashion-MNIST
+// ViTs train 1.35-1.9x faster (docs/perf/cpu-vit.md), the Brown Fourier LM 1.24-1.28x
+// (docs/perf/cpu-lm-train.md). libgomp reads
 // the variable when it is loaded, before main(), so when the user has not set it this sets it
 // and executes the program again (/proc/self/exe, same arguments and process id); a user's own
 // OMP_WAIT_POLICY (e.g. ACTIVE) is left as it is. If the exec fails, the app goes on unchanged.

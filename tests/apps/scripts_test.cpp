@@ -46,6 +46,7 @@ const std::map<std::string, Names> kScripts = {
     {"scripts/bench/attention_table.py", {"ours.json", "peer.json"}},
     {"scripts/bench/lm_peer.py", {"--config", "lm.yaml"}},
     {"scripts/bench/vit_peer.py", {"--config", "vit.yaml"}},
+    {"scripts/bench/make-jpeg-folder.py", {"out"}},
     {"scripts/mpi/train.sh", {"config.yaml"}},
     {"scripts/slurm/train.sbatch", {"config.yaml"}},
 };
