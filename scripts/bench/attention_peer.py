@@ -90,6 +90,17 @@ def softmax_attention(torch, q, k, v, mask):
     return torch.matmul(torch.softmax(scores, dim=-1), v)
 
 
+def attention_rates(kind, shape, forward_s, forward_backward_s):
+    """The rates fourierformer-bench reports: Fourier in (query, key, dim) triples of the
+    forward, softmax in FLOPs (4 D per visible pair forward, 14 D forward+backward)."""
+    B, H, Nq, Nk, D, causal = shape
+    pairs = B * H * (Nq * (Nq + 1) / 2 + Nq * (Nk - Nq)) if causal else B * H * Nq * Nk
+    if kind == "fourier":
+        return {"forward_gtriples_per_s": D * pairs / forward_s / 1e9}
+    return {"forward_tflops": 4.0 * D * pairs / forward_s / 1e12,
+            "forward_backward_tflops": 14.0 * D * pairs / forward_backward_s / 1e12}
+
+
 def median_seconds(fn, warmup, repeats):
     for _ in range(warmup):
         fn()
@@ -151,10 +162,6 @@ def run_case(spec, args):
     fwd_bwd, fwd_bwd_times = median_seconds(forward_backward, warmup, repeats)
     fwd_bwd_peak_kib = proc_status_kib("VmHWM") - base2_kib if can_reset else None
 
-    if causal:
-        pairs = B * H * (Nq * (Nq + 1) / 2 + Nq * (Nk - Nq))
-    else:
-        pairs = B * H * Nq * Nk
     r = {
         "name": name, "kind": kind, "device": "cpu", "shape": [B, H, Nq, Nk, D], "causal": causal,
         "forward_ms": fwd * 1e3, "forward_backward_ms": fwd_bwd * 1e3,
@@ -169,10 +176,7 @@ def run_case(spec, args):
     if slow:
         r["head_chunk"] = head_chunk
         r["broadcast_tensor_bytes"] = B * head_chunk * Nq * Nk * D * 4
-        r["forward_gtriples_per_s"] = D * pairs / fwd / 1e9
-    else:
-        r["forward_tflops"] = 4.0 * D * pairs / fwd / 1e12
-        r["forward_backward_tflops"] = 14.0 * D * pairs / fwd_bwd / 1e12
+    r.update(attention_rates(kind, (B, H, Nq, Nk, D, causal), fwd, fwd_bwd))
     return r
 
 

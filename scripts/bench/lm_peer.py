@@ -1,8 +1,11 @@
 #!/usr/bin/python3
-"""PyTorch peer of one LM training step (CPU), next to `fourierformer-bench train`.
+"""PyTorch peer of one LM training step (CPU or GPU), next to `fourierformer-bench train`.
 
 Run with Debian's interpreter (/usr/bin/python3), where `python3-torch` (1.13) and
 `python3-yaml` are installed (not the pyenv python3 on PATH):
+On a GPU (PyTorch 2.x: the GPU machine's python3), add --device cuda and optionally
+--mode compile and --precision bf16 (peer_steps.py: the device options); scripts/device/check.sh
+runs them that way.
 
   /usr/bin/python3 scripts/bench/lm_peer.py --config configs/lm/brown-small-fourier.yaml \
       --threads 2 --warmup 3 --steps 20 [--vocab 20897] [--json OUT]
@@ -47,6 +50,10 @@ import sys
 
 
 def main():
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from peer_steps import add_device_options, compiled, device_info, load_config, precision_context, rates, \
+        run_steps, setup_device
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True, help="configs/lm/*.yaml")
     ap.add_argument("--vocab", type=int, default=20897, help="vocabulary size (Brown as prepared: 20897)")
@@ -56,6 +63,8 @@ def main():
     ap.add_argument("--batch-size", type=int, help="override data.batch_size")
     ap.add_argument("--tgt-len", type=int, help="override data.tgt_len")
     ap.add_argument("--seed", type=int, help="override the config's seed")
+    ap.add_argument("--layers", type=int, help="override model.n_layer")
+    add_device_options(ap)
     ap.add_argument("--json", help="write the result here")
     args = ap.parse_args()
 
@@ -65,11 +74,10 @@ def main():
     import torch.nn as nn
     import torch.nn.functional as F
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from attention_peer import causal_mask, fourier_reference, softmax_attention
-    from peer_steps import load_config, rates, run_steps
 
     torch.set_num_threads(args.threads)
+    dev = setup_device(torch, args, "lm_peer")
 
     cfg = load_config(args.config, "lm_peer")
     m = cfg["model"]
@@ -79,7 +87,7 @@ def main():
         ap.error(f"{args.config}: model.attention.kind '{kind}' not supported (softmax, fourier)")
     if int(m.get("mem_len", 0)) != 0:
         print("lm_peer.py: model.mem_len > 0 is ignored (no segment memory in the peer)", file=sys.stderr)
-    n_layer, d_model = int(m["n_layer"]), int(m["d_model"])
+    n_layer, d_model = args.layers or int(m["n_layer"]), int(m["d_model"])
     n_head, d_head, d_inner = int(m["n_head"]), int(m["d_head"]), int(m["d_inner"])
     dropout = float(m.get("dropout", 0.1))
     init_std = float(m.get("init_std", 0.02))
@@ -98,7 +106,7 @@ def main():
     seed = args.seed if args.seed is not None else int(cfg.get("seed", 1111))
     torch.manual_seed(seed)
 
-    mask = causal_mask(torch, T, T)  # (T, T), True = masked
+    mask = causal_mask(torch, T, T).to(dev)  # (T, T), True = masked
 
     class Attention(nn.Module):
         def __init__(self):
@@ -196,7 +204,7 @@ def main():
             x = self.drop(x)
             return self.nll(x.reshape(-1, d_model), target.reshape(-1)).mean()
 
-    model = LM()
+    model = LM().to(dev)
     model.train()
     n_params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -206,12 +214,14 @@ def main():
     weights = 1.0 / torch.arange(1, V + 1, dtype=torch.float64)
     n_batches = args.warmup + args.steps
     data = torch.multinomial(weights, n_batches * B * (T + 1), replacement=True, generator=gen)
-    data = data.view(n_batches, B, T + 1)
+    data = data.view(n_batches, B, T + 1).to(dev)
+    forward = compiled(torch, model, args.mode)
 
     def step(i):
         batch = data[i]
         opt.zero_grad(set_to_none=True)
-        loss = model(batch[:, :-1], batch[:, 1:])
+        with precision_context(torch, args):
+            loss = forward(batch[:, :-1], batch[:, 1:])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
         opt.step()
@@ -225,7 +235,7 @@ def main():
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     result = {
         "benchmark": "lm-train-step", "peer": "pytorch", "config": args.config, "kind": kind,
-        "threads": args.threads, "torch_version": torch.__version__,
+        "threads": args.threads, "torch_version": torch.__version__, **device_info(torch, args),
         "vocab": V, "cutoffs": cutoffs, "batch_size": B, "tgt_len": T, "n_params": n_params,
         "warmup": args.warmup, "steps": args.steps, "losses": losses,
     }

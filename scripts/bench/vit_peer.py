@@ -1,9 +1,12 @@
 #!/usr/bin/python3
-"""PyTorch peer of one ViT training step (CPU), next to `fourierformer-bench train` on an image
+"""PyTorch peer of one ViT training step (CPU or GPU), next to `fourierformer-bench train` on an image
 config (configs/vit/*.yaml): DeiT-tiny or the Fashion-MNIST ViT.
 
 Run with Debian's interpreter (/usr/bin/python3), where `python3-torch` (1.13, installed by
 scripts/bench/setup-peers.sh) and `python3-yaml` are:
+On a GPU (PyTorch 2.x: the GPU machine's python3), add --device cuda and optionally
+--mode compile and --precision bf16 (peer_steps.py: the device options); scripts/device/check.sh
+runs them that way.
 
   /usr/bin/python3 scripts/bench/vit_peer.py --config configs/vit/deit-tiny-imagenet-softmax.yaml \\
       --threads 2 --batch-size 32 --warmup 2 --steps 5 [--json OUT]
@@ -35,6 +38,10 @@ import sys
 
 
 def main():
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from peer_steps import add_device_options, compiled, device_info, load_config, precision_context, rates, \
+        run_steps, setup_device
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True, help="configs/vit/*.yaml")
     ap.add_argument("--threads", type=int, default=2)
@@ -42,6 +49,10 @@ def main():
     ap.add_argument("--steps", type=int, default=5, help="timed steps")
     ap.add_argument("--batch-size", type=int, help="override data.batch_size")
     ap.add_argument("--classes", type=int, help="classes (default: 1000 for ImageFolder configs, 10 for IDX)")
+    ap.add_argument("--depth", type=int, help="override model.depth")
+    ap.add_argument("--timm", action="store_true",
+                    help="softmax: timm's VisionTransformer (deit_tiny_patch16_224's class) instead of this file's")
+    add_device_options(ap)
     ap.add_argument("--json", help="write the result here")
     args = ap.parse_args()
 
@@ -50,18 +61,17 @@ def main():
     import torch.nn as nn
     import torch.nn.functional as F
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from attention_peer import fourier_reference
-    from peer_steps import load_config, rates, run_steps
 
     torch.set_num_threads(args.threads)
+    dev = setup_device(torch, args, "vit_peer")
     cfg = load_config(args.config, "vit_peer")
     m, d = cfg["model"], cfg["data"]
     att = m.get("attention", {}) or {}
     kind = att.get("kind", "softmax")
     idx = d.get("format", "imagefolder") == "idx"
     S, P = int(m.get("image_size", 224)), int(m.get("patch_size", 16))
-    E, depth, H = int(m.get("embed_dim", 192)), int(m.get("depth", 12)), int(m.get("num_heads", 3))
+    E, depth, H = int(m.get("embed_dim", 192)), args.depth or int(m.get("depth", 12)), int(m.get("num_heads", 3))
     mlp = int(E * float(m.get("mlp_ratio", 4.0)))
     C = 1 if idx else 3
     classes = args.classes or (10 if idx else 1000)
@@ -82,7 +92,7 @@ def main():
         def forward(self, x):
             if self.p == 0.0 or not self.training:
                 return x
-            keep = torch.rand(x.shape[0], 1, 1) >= self.p
+            keep = torch.rand(x.shape[0], 1, 1, device=x.device) >= self.p
             return x * keep / (1 - self.p)
 
     class Block(nn.Module):
@@ -132,7 +142,19 @@ def main():
                 x = blk(x)
             return self.head(self.norm(x)[:, 0])
 
-    model = ViT()
+    if args.timm:
+        if kind != "softmax":
+            ap.error("--timm: timm's VisionTransformer has softmax attention only")
+        try:
+            from timm.models.vision_transformer import VisionTransformer
+        except ImportError:
+            sys.exit("vit_peer.py: --timm needs timm")
+        model = VisionTransformer(img_size=S, patch_size=P, in_chans=C, num_classes=classes, embed_dim=E,
+                                  depth=depth, num_heads=H, mlp_ratio=mlp / E, qkv_bias=True,
+                                  drop_path_rate=drop_path)
+    else:
+        model = ViT()
+    model = model.to(dev)
     model.train()
     decay = [p for n, p in model.named_parameters() if p.ndim > 1 and n not in ("pos_embed", "cls_token")]
     no_decay = [p for n, p in model.named_parameters() if not (p.ndim > 1 and n not in ("pos_embed", "cls_token"))]
@@ -141,13 +163,15 @@ def main():
 
     n_batches = args.warmup + args.steps
     gen = torch.Generator().manual_seed(1)
-    images = torch.randn(n_batches, B, C, S, S, generator=gen)
-    targets = torch.softmax(torch.randn(n_batches, B, classes, generator=gen), dim=-1)
+    images = torch.randn(n_batches, B, C, S, S, generator=gen).to(dev)
+    targets = torch.softmax(torch.randn(n_batches, B, classes, generator=gen), dim=-1).to(dev)
+    forward = compiled(torch, model, args.mode)
 
     def step(i):
         opt.zero_grad(set_to_none=True)
-        logits = model(images[i])
-        loss = torch.sum(-targets[i] * F.log_softmax(logits, dim=-1), dim=-1).mean()
+        with precision_context(torch, args):
+            logits = forward(images[i])
+            loss = torch.sum(-targets[i] * F.log_softmax(logits.float(), dim=-1), dim=-1).mean()
         loss.backward()
         opt.step()
         return loss.item()
@@ -158,8 +182,10 @@ def main():
     losses, times = run_steps(step, args.warmup, args.steps, "vit_peer")
     result = {"benchmark": "vit-train-step", "peer": "pytorch", "config": args.config, "kind": kind,
               "threads": args.threads, "torch_version": torch.__version__, "batch_size": B,
+              "model": "timm VisionTransformer" if args.timm else "vit_peer.py", "depth": depth,
               "n_params": n_params, "warmup": args.warmup, "steps": args.steps, "losses": losses,
-              "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+              "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+              **device_info(torch, args)}
     if times:
         r = rates(times, B)
         result.update({"step_ms": r["step_ms"], "step_times_ms": r["step_times_ms"], "images_per_s": r["per_s"],

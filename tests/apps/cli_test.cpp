@@ -11,6 +11,7 @@
 
 #include "data/temp_dir.h"
 #include "support/command.h"
+#include "support/paths.h"
 
 namespace fs = std::filesystem;
 using ff::data::testing::TempDir;
@@ -26,7 +27,7 @@ struct Case {
 // `app arguments` in the empty directory `cwd`, time-bounded: a flag that slipped through would
 // start the real work (a benchmark of the default shape takes minutes).
 CommandResult run_app(const fs::path& cwd, const std::string& app, const std::string& arguments) {
-  return run_command(fmt::format("cd '{}' && timeout 120 '{}/apps/{}' {}", cwd.string(), FF_BINARY_DIR, app, arguments));
+  return run_command(fmt::format("cd '{}' && timeout 120 '{}/apps/{}' {}", cwd.string(), ff::testing::binary_dir(), app, arguments));
 }
 
 void check_usage_errors(const std::vector<Case>& cases) {
@@ -41,7 +42,7 @@ void check_usage_errors(const std::vector<Case>& cases) {
   }
 }
 
-const std::string kConfig = fmt::format("'{}/configs/tests/lm-tiny-softmax.yaml'", FF_SOURCE_DIR);
+const std::string kConfig = fmt::format("'{}/configs/tests/lm-tiny-softmax.yaml'", ff::testing::source_dir());
 
 }  // namespace
 

@@ -275,7 +275,7 @@ TEST_CASE("data parallel: fourierformer-bench allreduce reports the bandwidth of
   const fs::path root = fresh_dir("bench");
   const std::string bench = fmt::format("OMP_NUM_THREADS=1 {} --allow-run-as-root --oversubscribe --bind-to none -np 2 "
                                         "{}/apps/fourierformer-bench",
-                                        FF_MPIEXEC, FF_BINARY_DIR);
+                                        ff::testing::dist::mpiexec(), ff::testing::binary_dir());
   Result r = ff::testing::run_command(bench + " --json '" + (root / "a.json").string() +
                          "' allreduce --bytes 4096,65536 --warmup 1 --repeats 3");
   INFO(r.output);

@@ -16,18 +16,22 @@
 #include <vector>
 
 #include "support/command.h"
+#include "support/paths.h"
 
-// FF_REQUIRE_MPI(): reports the test skipped (FF_SKIP) in a build without Open MPI.
-#ifdef FF_MPIEXEC
-#define FF_REQUIRE_MPI() (void)0
-#else
-#define FF_REQUIRE_MPI()                                                  \
-  do {                                                                    \
-    std::cout << "FF_SKIP: built without Open MPI (libopenmpi-dev)" << std::endl; \
-    return;                                                               \
-  } while (0)
-#define FF_MPIEXEC "mpirun"
+// FF_REQUIRE_MPI(): reports the test skipped (FF_SKIP) where there is no mpiexec to start: a
+// build without Open MPI, or a relocated build run on a machine without it (FF_TEST_MPIEXEC
+// names another; scripts/device/check.sh runs the suite on a GPU machine that has none).
+#ifndef FF_MPIEXEC
+#define FF_MPIEXEC ""
 #endif
+#define FF_REQUIRE_MPI()                                                                \
+  do {                                                                                  \
+    if (::ff::testing::dist::mpiexec().empty()) {                                       \
+      std::cout << "FF_SKIP: no mpiexec (" << ::ff::testing::dist::mpiexec_missing_reason() \
+                << ")" << std::endl;                                                    \
+      return;                                                                           \
+    }                                                                                   \
+  } while (0)
 
 namespace ff::testing::dist {
 
@@ -37,7 +41,17 @@ using Result = ff::testing::CommandResult;
 // float32 reduction order moves the last bits: the tolerance of max_difference.
 constexpr double kTolerance = 1e-5;
 
-inline std::string worker() { return std::string(FF_BINARY_DIR) + "/tests/ff_dist_worker"; }
+// FF_TEST_MPIEXEC, else the mpiexec CMake found, if that file exists; "" otherwise.
+inline std::string mpiexec() {
+  const std::string path = ff::testing::detail::env_or("FF_TEST_MPIEXEC", FF_MPIEXEC);
+  return !path.empty() && fs::exists(path) ? path : std::string();
+}
+inline std::string mpiexec_missing_reason() {
+  const std::string path = ff::testing::detail::env_or("FF_TEST_MPIEXEC", FF_MPIEXEC);
+  return path.empty() ? std::string("built without Open MPI (libopenmpi-dev)") : path + " does not exist";
+}
+
+inline std::string worker() { return std::string(ff::testing::binary_dir()) + "/tests/ff_dist_worker"; }
 
 // ff_dist_worker started from the source tree as np processes by mpirun (np 0: one process,
 // no mpirun), dumping into `dump`, with `env` ("VAR=value ") in front. CI has two cores: -np 3
@@ -48,9 +62,9 @@ inline Result launch(int np, const fs::path& dump, const std::string& args, doub
       env + (np == 0 ? std::string("OMP_NUM_THREADS=1 ")
               : fmt::format("OMP_NUM_THREADS=1 {} --allow-run-as-root --oversubscribe --bind-to none -np {} -x "
                             "OMP_NUM_THREADS -x OMP_WAIT_POLICY ",
-                            FF_MPIEXEC, np));
+                            mpiexec(), np));
   const auto start = std::chrono::steady_clock::now();
-  Result r = run_command(fmt::format("cd '{}' && {}{} --dump '{}' -- {}", FF_SOURCE_DIR, prefix, worker(),
+  Result r = run_command(fmt::format("cd '{}' && {}{} --dump '{}' -- {}", ff::testing::source_dir(), prefix, worker(),
                                      dump.string(), args));
   if (seconds) *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return r;

@@ -17,6 +17,7 @@
 #include "data/image_fixtures.h"
 #include "dist_support.h"
 #include "support/command.h"
+#include "support/paths.h"
 
 namespace fs = std::filesystem;
 using ff::testing::CommandResult;
@@ -26,10 +27,10 @@ namespace {
 const fs::path kFashionMnist = "/usr/share/datasets/fashion-mnist";
 
 CommandResult run(const std::string& args) {
-  return ff::testing::run_command(std::string("cd '") + FF_SOURCE_DIR + "' && " + args);
+  return ff::testing::run_command(std::string("cd '") + ff::testing::source_dir() + "' && " + args);
 }
 
-std::string app(const std::string& name) { return std::string(FF_BINARY_DIR) + "/apps/" + name; }
+std::string app(const std::string& name) { return std::string(ff::testing::binary_dir()) + "/apps/" + name; }
 
 fs::path fresh_dir(const std::string& name) {
   fs::path dir = fs::temp_directory_path() / ("ff-image-apps-" + std::to_string(::getpid())) / name;

@@ -1,5 +1,5 @@
 // fourierformer-train / fourierformer-eval on the language model, run as the user runs them
-// (the binaries under FF_BINARY_DIR/apps) on corpora the tests write.
+// (the binaries under the build tree's apps/, support/paths.h) on corpora the tests write.
 
 #include <fmt/format.h>
 #include <sys/wait.h>
@@ -19,6 +19,7 @@
 
 #include "core/train/checkpoint.h"
 #include "support/command.h"
+#include "support/paths.h"
 #include "kernels/device_query.h"
 
 namespace fs = std::filesystem;
@@ -28,9 +29,9 @@ namespace {
 using Result = ff::testing::CommandResult;
 
 // Runs a command line from the source tree (the configs' relative paths), stdout and stderr together.
-Result run(const std::string& args) { return ff::testing::run_command(std::string("cd '") + FF_SOURCE_DIR + "' && " + args); }
+Result run(const std::string& args) { return ff::testing::run_command(std::string("cd '") + ff::testing::source_dir() + "' && " + args); }
 
-std::string app(const std::string& name) { return std::string(FF_BINARY_DIR) + "/apps/" + name; }
+std::string app(const std::string& name) { return std::string(ff::testing::binary_dir()) + "/apps/" + name; }
 
 fs::path fresh_dir(const std::string& name) {
   fs::path dir = fs::temp_directory_path() / ("ff-lm-apps-" + std::to_string(::getpid())) / name;

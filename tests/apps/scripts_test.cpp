@@ -16,6 +16,7 @@
 
 #include "data/temp_dir.h"
 #include "support/command.h"
+#include "support/paths.h"
 
 namespace fs = std::filesystem;
 using ff::data::testing::read_file;
@@ -43,15 +44,18 @@ const std::map<std::string, Names> kScripts = {
     {"scripts/bench/compare_attention.sh", {}},
     {"scripts/bench/setup-peers.sh", {}},
     {"scripts/bench/attention_peer.py", {}},
+    {"scripts/bench/attention_gpu_peer.py", {}},
     {"scripts/bench/attention_table.py", {"ours.json", "peer.json"}},
     {"scripts/bench/lm_peer.py", {"--config", "lm.yaml"}},
     {"scripts/bench/vit_peer.py", {"--config", "vit.yaml"}},
     {"scripts/bench/make-jpeg-folder.py", {"out"}},
     {"scripts/mpi/train.sh", {"config.yaml"}},
     {"scripts/slurm/train.sbatch", {"config.yaml"}},
+    {"scripts/device/bundle.sh", {"out"}},
+    {"scripts/device/check.sh", {"out"}},
 };
 
-std::string source_path(const std::string& relative) { return fmt::format("'{}/{}'", FF_SOURCE_DIR, relative); }
+std::string source_path(const std::string& relative) { return fmt::format("'{}/{}'", ff::testing::source_dir(), relative); }
 
 // `command` run in `dir`, time-bounded so that a script that ignores its arguments and starts
 // real work cannot hang the suite; `env` is prefixed as `VAR=value ...`.
@@ -77,9 +81,9 @@ long count_lines(const std::string& s) { return std::count(s.begin(), s.end(), '
 
 TEST_CASE("scripts: every script answers --help with its usage, exit 0, and creates nothing", "[apps][scripts]") {
   std::set<std::string> found, listed;
-  for (const auto& e : fs::recursive_directory_iterator(fs::path(FF_SOURCE_DIR) / "scripts")) {
+  for (const auto& e : fs::recursive_directory_iterator(fs::path(ff::testing::source_dir()) / "scripts")) {
     if (e.is_regular_file() && (e.status().permissions() & fs::perms::owner_exec) != fs::perms::none)
-      found.insert(fs::relative(e.path(), FF_SOURCE_DIR).string());
+      found.insert(fs::relative(e.path(), ff::testing::source_dir()).string());
   }
   for (const auto& [name, operands] : kScripts) listed.insert(name);
   // A new script gets an entry in kScripts, and with it these checks.
@@ -462,7 +466,7 @@ TEST_CASE("scripts: plot_runs.py plots a real run of fourierformer-train", "[app
   const std::string train = fmt::format(
       "'{}/apps/fourierformer-train' --config '{}/configs/tests/lm-tiny-softmax.yaml' --no-progress --set "
       "data.path='{}' --set train.max_steps=4 --work-dir run",
-      FF_BINARY_DIR, FF_SOURCE_DIR, (root / "corpus").string());
+      ff::testing::binary_dir(), ff::testing::source_dir(), (root / "corpus").string());
   r = run_in(root.path(), train);
   INFO(r.output);
   REQUIRE(r.code == 0);

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "data/text/text_corpus.h"
+#include "support/paths.h"
 #include "temp_dir.h"
 
 using namespace ff::data;
@@ -30,7 +31,7 @@ TEST_CASE("Brown conversion strips tags, splits by document and closes the vocab
   write_file(src / "README", "not a document\n");
   const std::string cmd =
       fmt::format("python3 {}/scripts/data/brown_to_wikitext.py --documents 40 {} {} > /dev/null",
-                  FF_SOURCE_DIR, src.path().string(), out.path().string());
+                  ff::testing::source_dir(), src.path().string(), out.path().string());
   REQUIRE(std::system(cmd.c_str()) == 0);
 
   // Documents 10 and 30 (indices 9 and 29) are valid, 20 and 40 test; their doc names occur
@@ -55,6 +56,6 @@ TEST_CASE("Brown conversion strips tags, splits by document and closes the vocab
 
   // The wrong number of documents is refused.
   const std::string bad = fmt::format("python3 {}/scripts/data/brown_to_wikitext.py {} {} > /dev/null 2>&1",
-                                      FF_SOURCE_DIR, src.path().string(), (out / "again").string());
+                                      ff::testing::source_dir(), src.path().string(), (out / "again").string());
   CHECK(std::system(bad.c_str()) != 0);
 }
