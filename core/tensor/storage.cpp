@@ -1,8 +1,12 @@
 #include "core/tensor/storage.h"
 
 #include <atomic>
+#include <bit>
 #include <cstdlib>
+#include <mutex>
 #include <new>
+#include <unordered_map>
+#include <vector>
 
 #include "kernels/common.h"
 
@@ -35,14 +39,86 @@ void count_alloc(Device device, size_t nbytes) {
   }
 }
 
+// Freed CPU blocks of kMinCached bytes and more are kept by size class and handed to the next
+// request of the same class. glibc serves such sizes with mmap and returns them with munmap, so
+// without this every step of a training run maps its activations afresh and page-faults on
+// each of their pages (docs/perf/cpu-allocator.md has the counts). A class is the request
+// rounded up to an eighth of its power of two (at most 12.5% more than asked). Blocks beyond
+// kCacheLimit cached bytes go back to the system.
+class CpuBlockCache {
+ public:
+  static constexpr size_t kMinCached = size_t(64) << 10;
+  static constexpr size_t kCacheLimit = size_t(4) << 30;
+
+  static size_t size_class(size_t request) {
+    if (request < kMinCached) return (request + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
+    const size_t step = std::bit_floor(request) / 8;
+    return (request + step - 1) / step * step;
+  }
+
+  void* allocate(size_t bytes) {
+    if (bytes >= kMinCached) {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = free_.find(bytes);
+      if (it != free_.end() && !it->second.empty()) {
+        void* p = it->second.back();
+        it->second.pop_back();
+        cached_ -= bytes;
+        return p;
+      }
+    }
+    void* p = std::aligned_alloc(kCpuAlignment, bytes);
+    if (!p) {
+      release_all();  // what is cached may be what the request needs
+      p = std::aligned_alloc(kCpuAlignment, bytes);
+      if (!p) throw std::bad_alloc();
+    }
+    return p;
+  }
+
+  void release(void* p, size_t bytes) {
+    if (bytes >= kMinCached) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (cached_ + bytes <= kCacheLimit) {
+        free_[bytes].push_back(p);
+        cached_ += bytes;
+        return;
+      }
+    }
+    std::free(p);
+  }
+
+  void release_all() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [bytes, blocks] : free_) {
+      for (void* p : blocks) std::free(p);
+    }
+    free_.clear();
+    cached_ = 0;
+  }
+
+  size_t cached_bytes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return cached_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<size_t, std::vector<void*>> free_;
+  size_t cached_ = 0;
+};
+
+CpuBlockCache& cpu_cache() {
+  static CpuBlockCache* cache = new CpuBlockCache();  // never destroyed: storages outlive statics
+  return *cache;
+}
+
 }  // namespace
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   size_t request = nbytes == 0 ? kCpuAlignment : nbytes;
   if (device.is_cpu()) {
-    size_t rounded = (request + kCpuAlignment - 1) / kCpuAlignment * kCpuAlignment;
-    data_ = std::aligned_alloc(kCpuAlignment, rounded);
-    if (!data_) throw std::bad_alloc();
+    data_ = cpu_cache().allocate(CpuBlockCache::size_class(request));
   } else {
 #ifdef FF_WITH_CUDA
     FF_CUDA_CHECK(cudaMallocAsync(&data_, request, cuda::stream(device.index)));
@@ -56,7 +132,7 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
 Storage::~Storage() {
   counters(device_).current.fetch_sub(nbytes_);
   if (device_.is_cpu()) {
-    std::free(data_);
+    cpu_cache().release(data_, CpuBlockCache::size_class(nbytes_ == 0 ? kCpuAlignment : nbytes_));
   } else {
 #ifdef FF_WITH_CUDA
     cudaFreeAsync(data_, cuda::stream(device_.index));  // no throw from a destructor
@@ -66,8 +142,10 @@ Storage::~Storage() {
 
 MemoryStats memory_stats(Device device) {
   Counters& c = counters(device);
-  return {c.current.load(), c.peak.load()};
+  return {c.current.load(), c.peak.load(), device.is_cpu() ? cpu_cache().cached_bytes() : 0};
 }
+
+void release_cached_memory() { cpu_cache().release_all(); }
 
 void reset_peak_memory(Device device) {
   Counters& c = counters(device);

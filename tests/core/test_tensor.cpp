@@ -2,6 +2,7 @@
 
 #include "core/ops/ops.h"
 #include "core/tensor/print.h"
+#include "core/tensor/storage.h"
 #include "support/gradcheck.h"
 #include "support/skip.h"
 
@@ -25,6 +26,36 @@ TEST_CASE("cpu storage is 64-byte aligned", "[tensor]") {
     Tensor t = Tensor::empty({n});
     CHECK(reinterpret_cast<uintptr_t>(t.raw_data()) % 64 == 0);
   }
+}
+
+TEST_CASE("cpu storage: a freed block of 64 KiB or more is reused by the next request of its size class",
+          "[tensor][storage]") {
+  const Device cpu = Device::cpu();
+  release_cached_memory();
+  REQUIRE(memory_stats(cpu).cached == 0);
+  const size_t live = memory_stats(cpu).current;
+  const void* first = nullptr;
+  {
+    Storage a(1000000, cpu);  // class: 1,000,000 rounded up to 65,536 (2^19 / 8) steps = 1,048,576
+    first = a.data();
+    CHECK(memory_stats(cpu).current == live + 1000000);
+  }
+  CHECK(memory_stats(cpu).current == live);
+  CHECK(memory_stats(cpu).cached == 1048576);
+  {
+    Storage b(1040000, cpu);  // the same class: the same block
+    CHECK(b.data() == first);
+    CHECK(memory_stats(cpu).cached == 0);
+    Storage c(1100000, cpu);  // its class: 131,072 (2^20 / 8) steps, 1,179,648: a new block
+    CHECK(c.data() != first);
+  }
+  CHECK(memory_stats(cpu).cached == 1048576 + 1179648);
+  {
+    Storage small(60000, cpu);  // under 64 KiB: not cached, glibc's arenas reuse those
+  }
+  CHECK(memory_stats(cpu).cached == 1048576 + 1179648);
+  release_cached_memory();
+  CHECK(memory_stats(cpu).cached == 0);
 }
 
 TEST_CASE("views share storage and index correctly", "[tensor]") {
