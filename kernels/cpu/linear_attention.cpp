@@ -34,7 +34,9 @@ namespace {
 
 namespace lm = linear_attention_math;
 
-constexpr int kChunk = 64;  // keys per state update; rows of a per block
+// Keys per state update and rows of a per block. A row costs F * E for the state plus up to
+// 2 * kChunk direct keys of F + E each, so kChunk near E (a head dim + 1) balances the two.
+constexpr int kChunk = 16;
 
 }  // namespace
 

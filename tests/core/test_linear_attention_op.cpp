@@ -78,7 +78,7 @@ TEST_CASE("fourier features: float matches double", "[linear-attention-op]") {
 }
 
 TEST_CASE("linear attention: values match the materialised reference", "[linear-attention-op]") {
-  // 150 and 200 tokens cross the kernel's 64-key chunks; Nk > Nq is segment memory, Nk < Nq
+  // 150 and 200 tokens cross the kernels' key chunks (16 on the CPU, 64 on CUDA); Nk > Nq is segment memory, Nk < Nq
   // leaves the first queries without keys.
   struct Case {
     int64_t Nq, Nk;
