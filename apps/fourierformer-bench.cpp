@@ -3,6 +3,7 @@
 // printed as a table and, with --json, written as JSON.
 //
 //   fourierformer-bench attention --kind fourier --shape 48,8,256,256,16 --causal
+//   fourierformer-bench attention --kind fourier_rf --features 256 --shape 48,8,256,256,16 --causal
 //   fourierformer-bench --device cuda --json out.json attention --shapes paper
 //   fourierformer-bench --threads 2 train --config configs/lm/brown-small-fourier.yaml --steps 20
 //   fourierformer-bench --precision bf16 train --config configs/lm/brown-small-softmax.yaml
@@ -47,9 +48,10 @@ using json = nlohmann::json;
 
 struct AttentionCase {
   std::string name;
-  std::string kind;  // softmax | fourier
+  std::string kind;  // softmax | fourier | fourier_rf
   int64_t B, H, Nq, Nk, D;
   bool causal;
+  int64_t features = 256;  // fourier_rf: random frequencies m
 };
 
 // The paper's shapes: LM small and medium (causal), DeiT-tiny (no mask), each kind.
@@ -99,19 +101,27 @@ json bench_attention(const AttentionCase& c, Device device, DType dtype, int war
   Tensor q = make(c.Nq), k = make(c.Nk), v = make(c.Nk);
   AttentionOptions options;
   options.causal = c.causal;
-  if (c.kind == "fourier") {
+  if (c.kind != "softmax") {
     options.score = kernels::AttentionScore::Fourier;
     options.R = Tensor::full({1}, 2.0, DType::F32, device).set_requires_grad(true);
   }
+  // fourier_rf: the same kernel estimated with `features` frequencies (core/ops/linear_attention.h).
+  const Tensor freqs = c.kind == "fourier_rf" ? sinc_frequencies(c.features, c.D, options.p, gen.next(), DType::F32, device)
+                                              : Tensor();
+  const LinearAttentionOptions rf_options{.causal = c.causal, .eps = options.eps};
   auto bhnd = [](const Tensor& x) { return permute(x, {0, 2, 1, 3}); };
   Tensor grad_out = Tensor::ones({c.B, c.H, c.Nq, c.D}, dtype, device);
+  auto run = [&] {
+    if (c.kind == "fourier_rf") return fourier_rf_attention(bhnd(q), bhnd(k), bhnd(v), freqs, options.R, rf_options);
+    return attention(bhnd(q), bhnd(k), bhnd(v), options);
+  };
 
   auto forward = [&] {
     NoGradGuard no_grad;
-    attention(bhnd(q), bhnd(k), bhnd(v), options);
+    run();
   };
   auto forward_backward = [&] {
-    Tensor out = attention(bhnd(q), bhnd(k), bhnd(v), options);
+    Tensor out = run();
     out.backward(grad_out);
   };
   double fwd = median_seconds(device, warmup, repeats, forward);
@@ -136,7 +146,7 @@ json bench_attention(const AttentionCase& c, Device device, DType dtype, int war
     // 2 GEMM-like products forward (QK^T, PV), 5 backward: 4*D and 10*D flops per pair.
     r["forward_tflops"] = 4.0 * c.D * pairs / fwd / 1e12;
     r["forward_backward_tflops"] = 14.0 * c.D * pairs / fwd_bwd / 1e12;
-  } else {
+  } else if (c.kind == "fourier") {
     // The Fourier score is elementwise work: (query, key, dim) triples per second.
     r["forward_gtriples_per_s"] = c.D * pairs / fwd / 1e9;
   }
@@ -301,7 +311,11 @@ int main(int argc, char** argv) {
   auto* attn = app.add_subcommand("attention", "Fused attention forward and forward+backward");
   std::string kind = "fourier", shape_text = "48,8,256,256,16", shapes;
   bool causal = false;
-  auto* kind_opt = attn->add_option("--kind", kind, "softmax or fourier")->check(apps::cli::one_of({"softmax", "fourier"}));
+  auto* kind_opt = attn->add_option("--kind", kind, "softmax, fourier or fourier_rf")
+                      ->check(apps::cli::one_of({"softmax", "fourier", "fourier_rf"}));
+  int64_t features = 256;
+  attn->add_option("--features", features, "fourier_rf: random frequencies (default 256)")
+      ->check(apps::cli::whole_number(1, 65536));
   auto* shape_opt = attn->add_option("--shape", shape_text, "B,H,Nq,Nk,D")
                         ->check(apps::cli::whole_numbers(5, 1, "B,H,Nq,Nk,D"));
   auto* causal_opt = attn->add_flag("--causal", causal, "Causal mask");
@@ -437,7 +451,7 @@ int main(int argc, char** argv) {
       cases = paper_cases();
     } else {
       const std::vector<int64_t> d = apps::cli::parse_whole_numbers(shape_text).value();  // checked by --shape
-      cases.push_back({"custom", kind, d[0], d[1], d[2], d[3], d[4], causal});
+      cases.push_back({"custom", kind, d[0], d[1], d[2], d[3], d[4], causal, features});
     }
     const DType dtype = precision == "bf16" ? DType::BF16 : DType::F32;
     for (const auto& c : cases) rows.push_back(bench_attention(c, device, dtype, warmup, repeats));

@@ -15,3 +15,4 @@
 #include "core/ops/linalg.h"
 #include "core/ops/embedding.h"
 #include "core/ops/conv.h"
+#include "core/ops/linear_attention.h"

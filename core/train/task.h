@@ -63,6 +63,10 @@ class Task {
   // Name of the unit counted by LossOutput::units ("tokens", "images"): logs say "<unit>/s".
   virtual std::string unit() const = 0;
 
+  // Called before the micro-batches of every training step with the number of steps done (0 for
+  // the first, the checkpoint's step after a resume): for models whose state is a function of
+  // the step (fourier_rf attention's frequency redraws).
+  virtual void begin_step(int64_t step) {}
   // Draws the next training micro-batch and runs the forward pass in training mode (the trainer
   // has called model().train()). Called grad_accum times per optimizer step.
   virtual LossOutput train_loss() = 0;

@@ -230,6 +230,7 @@ void Trainer::train_step() {
   step_start_data_ = task_.data_state();
   step_start_rng_ = gen_.state();
   phase_ = Phase::Forward;
+  task_.begin_step(step_);
 
   const double lr = schedule_->lr_at(step_);
   optimizer_->set_lr(lr);

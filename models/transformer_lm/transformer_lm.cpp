@@ -164,10 +164,14 @@ Tensor TransformerLm::scored_nll_sum(const LmInput& b, std::span<const int32_t> 
 
 Tensor TransformerLm::log_prob(const Tensor& hidden) const { return crit->log_prob(hidden, word_emb_->weight); }
 
+void TransformerLm::set_step(int64_t step) {
+  for (const auto& layer : layers) layer->dec_attn->set_step(step);
+}
+
 std::vector<double> TransformerLm::fourier_R() const {
   std::vector<double> out;
   for (const auto& layer : layers) {
-    if (!layer->dec_attn->is_fourier()) continue;
+    if (!layer->dec_attn->R.defined()) continue;
     const std::vector<double> r = layer->dec_attn->R.detach().to_vector<double>();
     double sum = 0;
     for (double v : r) sum += v;

@@ -68,6 +68,10 @@ class TransformerLm : public nn::Module {
   // hidden: (N, d_model) -> (N, V) log-probabilities over the vocabulary.
   Tensor log_prob(const Tensor& hidden) const;
 
+  // fourier_rf attention: the frequencies of training step `step` in every layer
+  // (MultiHeadAttention::set_step); nothing for the other kinds.
+  void set_step(int64_t step);
+
   // The learned R of each Fourier layer (the mean when R is per-dimension); empty for softmax.
   std::vector<double> fourier_R() const;
 

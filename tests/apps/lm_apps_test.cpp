@@ -273,27 +273,33 @@ TEST_CASE("apps: the apps wait passively in OpenMP unless the user chose a polic
 
 TEST_CASE("apps: LM resume is bit-exact (N steps + resume + N steps == 2N steps)", "[apps][lm]") {
   const fs::path corpus = make_corpus("resume-corpus");
-  const std::string common = app("fourierformer-train") + " --config configs/tests/lm-tiny-softmax.yaml --no-progress" +
-                             " --set data.path=" + corpus.string() +
-                             " --set train.max_steps=8 --set train.checkpoint.interval=4 --set train.eval_interval=0";
-  const fs::path straight = fresh_dir("straight"), resumed = fresh_dir("resumed");
-  Result a = run(common + " --work-dir " + straight.string());
-  INFO(a.output);
-  REQUIRE(a.code == 0);
-  Result b = run(common + " --work-dir " + resumed.string() + " --resume " +
-                 (straight / "checkpoints" / "step-000004").string());
-  INFO(b.output);
-  REQUIRE(b.code == 0);
-  const auto ra = train_records(straight), rb = train_records(resumed);
-  REQUIRE(ra.size() == 8);
-  REQUIRE(rb.size() == 4);
-  for (size_t i = 0; i < 4; ++i) {
-    CHECK(rb[i]["step"] == ra[i + 4]["step"]);
-    CHECK(rb[i]["loss"].get<double>() == ra[i + 4]["loss"].get<double>());
-    CHECK(rb[i]["grad_norm"].get<double>() == ra[i + 4]["grad_norm"].get<double>());
+  // fourier_rf redrawing its frequencies every 3 steps: the resumed run (step 4, period 1) draws
+  // what the uninterrupted one drew.
+  for (const std::string attention :
+       {"", " --set model.attention.kind=fourier_rf --set model.attention.features=8 --set model.attention.redraw_interval=3"}) {
+    INFO("attention:" << attention);
+    const std::string common = app("fourierformer-train") + " --config configs/tests/lm-tiny-softmax.yaml --no-progress" +
+                               " --set data.path=" + corpus.string() + attention +
+                               " --set train.max_steps=8 --set train.checkpoint.interval=4 --set train.eval_interval=0";
+    const fs::path straight = fresh_dir("straight"), resumed = fresh_dir("resumed");
+    Result a = run(common + " --work-dir " + straight.string());
+    INFO(a.output);
+    REQUIRE(a.code == 0);
+    Result b = run(common + " --work-dir " + resumed.string() + " --resume " +
+                   (straight / "checkpoints" / "step-000004").string());
+    INFO(b.output);
+    REQUIRE(b.code == 0);
+    const auto ra = train_records(straight), rb = train_records(resumed);
+    REQUIRE(ra.size() == 8);
+    REQUIRE(rb.size() == 4);
+    for (size_t i = 0; i < 4; ++i) {
+      CHECK(rb[i]["step"] == ra[i + 4]["step"]);
+      CHECK(rb[i]["loss"].get<double>() == ra[i + 4]["loss"].get<double>());
+      CHECK(rb[i]["grad_norm"].get<double>() == ra[i + 4]["grad_norm"].get<double>());
+    }
+    CHECK(read_bytes(straight / "checkpoints" / "step-000008" / "model.safetensors") ==
+          read_bytes(resumed / "checkpoints" / "step-000008" / "model.safetensors"));
   }
-  CHECK(read_bytes(straight / "checkpoints" / "step-000008" / "model.safetensors") ==
-        read_bytes(resumed / "checkpoints" / "step-000008" / "model.safetensors"));
 }
 
 TEST_CASE("apps: the paper's four LM configs parse and train a step", "[apps][lm][paper-configs]") {
@@ -335,6 +341,13 @@ TEST_CASE("apps: LM config errors stop with one line and exit code 2", "[apps][l
       {" --set model.d_model=wide", "'model.d_model'", "integer"},
       {" --set model.dropout=1.5", "'model.dropout'", "1.5"},
       {" --set model.attention.kind=cosine", "'model.attention.kind'", "fourier"},
+      {" --set model.attention.kind=rfa", "'model.attention.kind'", "fourier_rf"},
+      {" --set model.attention.kind=fourier_rf --set model.attention.features=0", "'model.attention.features'", "0"},
+      {" --set model.attention.kind=fourier_rf --set model.attention.redraw_interval=-2",
+       "'model.attention.redraw_interval'", "-2"},
+      {" --set model.attention.kind=fourier_rf --set model.attention.den_floor=0", "'model.attention.den_floor'", "0"},
+      {" --set model.attention.kind=fourier_rf --set eval.head_diversity_segments=2", "'eval.head_diversity_segments'",
+       "fourier_rf"},
       {" --set data.path=/nonexistent/corpus", "'data.path'", "/nonexistent/corpus' does not exist"},
       {" --set data.path=/nonexistent/corpus",
        "prepare a corpus there with scripts/data/prepare-brown.sh /nonexistent/corpus (the Brown corpus) or "

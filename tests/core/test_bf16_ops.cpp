@@ -175,6 +175,18 @@ TEST_CASE("bf16 matmul, linear, embedding, conv2d_patch and attention match f64"
   }
 }
 
+TEST_CASE("bf16 fourier features and linear attention match f64", "[bf16]") {
+  CHECK(check_bf16([](const auto& x) { return fourier_features(x[0]); }, {x_in({3, 4, 6}, 40)}) == "");
+  for (bool causal : {false, true}) {
+    INFO("causal " << causal);
+    LinearAttentionOptions o{.causal = causal};
+    // Positive features: kernel sums far from the floor.
+    CHECK(check_bf16([&](const auto& x) { return linear_attention(x[0], x[1], x[2], o); },
+                     {random_tensor({1, 2, 5, 6}, 41, 0.1, 1.0), random_tensor({1, 2, 7, 6}, 42, 0.1, 1.0),
+                      x_in({1, 2, 7, 4}, 43)}) == "");
+  }
+}
+
 TEST_CASE("bf16 dropout draws the f32 masks; views and copies are exact", "[bf16]") {
   CHECK(check_bf16(
             [](const auto& x) {

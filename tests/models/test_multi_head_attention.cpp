@@ -22,7 +22,7 @@ namespace {
 std::string check_module(MultiHeadAttention& mha, const Tensor& x, const Tensor& memory, bool causal) {
   std::vector<Tensor*> slots;
   slots = {&mha.q_net->weight, &mha.kv_net->weight, &mha.o_net->weight};
-  if (mha.is_fourier()) slots.push_back(&mha.R);
+  if (mha.R.defined()) slots.push_back(&mha.R);
   Inputs inputs{x, memory};
   for (Tensor* p : slots) inputs.push_back(p->detach());
   return gradcheck(
@@ -156,7 +156,7 @@ TEST_CASE("MultiHeadAttention: parameter names and Fourier R", "[mha]") {
   CHECK(names == std::vector<std::string>{"R[4]", "q_net.weight[8, 8]", "kv_net.weight[16, 8]", "o_net.weight[8, 8]"});
   CHECK(mha.R.to_vector<float>() == std::vector<float>(4, 2.0f));
   config.kind = "cosine";
-  CHECK_THROWS_WITH(MultiHeadAttention(8, 2, 4, config, gen), Catch::Contains("softmax or fourier"));
+  CHECK_THROWS_WITH(MultiHeadAttention(8, 2, 4, config, gen), Catch::Contains("softmax, fourier or fourier_rf"));
 }
 
 TEST_CASE("MultiHeadAttention: attention maps are causal distributions over memory + segment", "[mha]") {
@@ -178,4 +178,81 @@ TEST_CASE("MultiHeadAttention: attention maps are causal distributions over memo
       }
       CHECK(total == Approx(1.0).epsilon(1e-5));
     }
+}
+
+TEST_CASE("MultiHeadAttention: fourier_rf gradients, names and the frequencies' buffer", "[mha][fourier-rf]") {
+  Generator gen(5);
+  AttentionConfig config;
+  config.kind = "fourier_rf";
+  config.features = 16;
+  MultiHeadAttention mha(6, 2, 3, config, gen, /*bias=*/false, DType::F64);
+  std::vector<std::string> names, buffers;
+  for (auto& [name, t] : mha.named_parameters()) names.push_back(name + shape_str(t.shape()));
+  for (auto& [name, t] : mha.named_buffers()) buffers.push_back(name + shape_str(t.shape()));
+  CHECK(names == std::vector<std::string>{"R[1]", "q_net.weight[6, 6]", "kv_net.weight[12, 6]", "o_net.weight[6, 6]"});
+  CHECK(buffers == std::vector<std::string>{"freqs[16, 3]"});
+  CHECK_FALSE(mha.is_fourier());
+  CHECK(mha.is_random_feature());
+  Tensor x = random_tensor({2, 3, 6}, 1, -1, 1), memory = random_tensor({2, 2, 6}, 2, -1, 1);
+  CHECK(check_module(mha, x, memory, /*causal=*/true) == "");
+  CHECK(check_module(mha, x, memory, /*causal=*/false) == "");
+  Tensor maps;
+  CHECK_THROWS_WITH(mha.forward(x, memory, true, &maps), Catch::Contains("not available for fourier_rf"));
+}
+
+TEST_CASE("MultiHeadAttention: fourier_rf frequencies are redrawn every redraw_interval steps, reproducibly",
+          "[mha][fourier-rf]") {
+  AttentionConfig config;
+  config.kind = "fourier_rf";
+  config.features = 32;
+  config.redraw_interval = 3;
+  Generator gen(9);
+  MultiHeadAttention first(8, 2, 4, config, gen), second(8, 2, 4, config, gen);
+  const Tensor initial = clone(first.freqs);
+  // Layers draw different frequencies.
+  CHECK(max_abs_diff(first.freqs, second.freqs) > 0.5);
+  for (int64_t step : {0, 1, 2}) {
+    first.set_step(step);
+    CHECK(max_abs_diff(first.freqs, initial) == 0.0);
+  }
+  first.set_step(3);
+  const Tensor period1 = clone(first.freqs);
+  CHECK(max_abs_diff(period1, initial) > 0.5);
+  first.set_step(5);
+  CHECK(max_abs_diff(first.freqs, period1) == 0.0);
+  first.set_step(6);
+  CHECK(max_abs_diff(first.freqs, period1) > 0.5);
+  // A model rebuilt from the seed (a resumed run) draws the same frequencies for the same step.
+  Generator again(9);
+  MultiHeadAttention rebuilt(8, 2, 4, config, again);
+  CHECK(max_abs_diff(rebuilt.freqs, initial) == 0.0);
+  rebuilt.set_step(4);
+  CHECK(max_abs_diff(rebuilt.freqs, period1) == 0.0);
+  // redraw_interval 0: fixed for the run.
+  config.redraw_interval = 0;
+  Generator fixed_gen(9);
+  MultiHeadAttention fixed(8, 2, 4, config, fixed_gen);
+  fixed.set_step(1000);
+  CHECK(max_abs_diff(fixed.freqs, initial) == 0.0);
+}
+
+TEST_CASE("MultiHeadAttention: fourier_rf with many features approaches the exact fourier module", "[mha][fourier-rf]") {
+  // Both modules draw their projections first from the same seed, so their weights are equal.
+  AttentionConfig exact_config;
+  exact_config.kind = "fourier";
+  exact_config.R_init = 1.0;
+  AttentionConfig rf_config = exact_config;
+  rf_config.kind = "fourier_rf";
+  rf_config.features = 8192;
+  Generator g1(4), g2(4);
+  MultiHeadAttention exact(16, 2, 8, exact_config, g1, false, DType::F64), rf(16, 2, 8, rf_config, g2, false, DType::F64);
+  REQUIRE(max_abs_diff(exact.kv_net->weight, rf.kv_net->weight) == 0.0);
+  Tensor x = random_tensor({2, 10, 16}, 5, -1, 1);
+  NoGradGuard no_grad;
+  for (bool causal : {false, true}) {
+    Tensor y_exact = exact.forward(x, Tensor(), causal), y_rf = rf.forward(x, Tensor(), causal);
+    const double rel = std::sqrt(sum(square(sub(y_rf, y_exact))).item() / sum(square(y_exact)).item());
+    INFO("causal " << causal << " relative error " << rel);
+    CHECK(rel < 0.05);
+  }
 }
