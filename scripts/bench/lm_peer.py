@@ -5,7 +5,7 @@ Run with Debian's interpreter (/usr/bin/python3), where `python3-torch` (1.13) a
 `python3-yaml` are installed (not the pyenv python3 on PATH):
 
   /usr/bin/python3 scripts/bench/lm_peer.py --config configs/lm/brown-small-fourier.yaml \
-      --threads 2 --warmup 3 --steps 20 [--vocab 20897] [--json OUT]
+      --threads 2 --warmup 3 --steps 20 [--vocab 20897] [--allocator tcmalloc] [--json OUT]
 
 Ours, for comparison:
 
@@ -45,6 +45,9 @@ import os
 import resource
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peer_allocator  # noqa: E402
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -57,7 +60,9 @@ def main():
     ap.add_argument("--tgt-len", type=int, help="override data.tgt_len")
     ap.add_argument("--seed", type=int, help="override the config's seed")
     ap.add_argument("--json", help="write the result here")
+    peer_allocator.add_option(ap)
     args = ap.parse_args()
+    peer_allocator.apply(args.allocator)
 
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     os.environ["MKL_NUM_THREADS"] = str(args.threads)
@@ -65,7 +70,6 @@ def main():
     import torch.nn as nn
     import torch.nn.functional as F
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from attention_peer import causal_mask, fourier_reference, softmax_attention
     from peer_steps import load_config, rates, run_steps
 
@@ -225,7 +229,7 @@ def main():
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     result = {
         "benchmark": "lm-train-step", "peer": "pytorch", "config": args.config, "kind": kind,
-        "threads": args.threads, "torch_version": torch.__version__,
+        "threads": args.threads, "torch_version": torch.__version__, **peer_allocator.describe(),
         "vocab": V, "cutoffs": cutoffs, "batch_size": B, "tgt_len": T, "n_params": n_params,
         "warmup": args.warmup, "steps": args.steps, "losses": losses,
     }

@@ -6,7 +6,7 @@ Run with Debian's interpreter (/usr/bin/python3), where `python3-torch` (1.13, i
 scripts/bench/setup-peers.sh) and `python3-yaml` are:
 
   /usr/bin/python3 scripts/bench/vit_peer.py --config configs/vit/deit-tiny-imagenet-softmax.yaml \\
-      --threads 2 --batch-size 32 --warmup 2 --steps 5 [--json OUT]
+      --threads 2 --batch-size 32 --warmup 2 --steps 5 [--allocator tcmalloc] [--json OUT]
 
 What it builds (PyTorch eager, fp32, from the config's model.* keys), the same model as
 models/vit/ (timm's VisionTransformer as DeiT uses it, docs/image-classification.md):
@@ -33,6 +33,9 @@ import os
 import resource
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peer_allocator  # noqa: E402
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -43,14 +46,15 @@ def main():
     ap.add_argument("--batch-size", type=int, help="override data.batch_size")
     ap.add_argument("--classes", type=int, help="classes (default: 1000 for ImageFolder configs, 10 for IDX)")
     ap.add_argument("--json", help="write the result here")
+    peer_allocator.add_option(ap)
     args = ap.parse_args()
+    peer_allocator.apply(args.allocator)
 
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
 
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from attention_peer import fourier_reference
     from peer_steps import load_config, rates, run_steps
 
@@ -157,7 +161,7 @@ def main():
           f"torch {torch.__version__}", file=sys.stderr, flush=True)
     losses, times = run_steps(step, args.warmup, args.steps, "vit_peer")
     result = {"benchmark": "vit-train-step", "peer": "pytorch", "config": args.config, "kind": kind,
-              "threads": args.threads, "torch_version": torch.__version__, "batch_size": B,
+              "threads": args.threads, "torch_version": torch.__version__, **peer_allocator.describe(), "batch_size": B,
               "n_params": n_params, "warmup": args.warmup, "steps": args.steps, "losses": losses,
               "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
     if times:
