@@ -400,7 +400,7 @@ void backward_head(const AttentionBackwardParams<T>& bp, int b, int h, Score& sc
 
 // ---- register-blocked dot score -------------------------------------------------------------
 
-constexpr int kRows = 4;  // query rows per block
+constexpr int kRows = 6;  // query rows per block
 template <typename T>
 constexpr int kKeyStep = 2 * simd::Vec<T>::kLanes;  // keys per score micro-tile (2 vectors)
 
@@ -413,19 +413,19 @@ void rows_dot_columns(const T* __restrict a, int lda, const T* __restrict bT, st
   constexpr int W = V::kLanes;
   for (int jj = 0; jj < n; jj += 2 * W) {
     V acc[kRows][2];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = V::zero();
     const T* b = bT + jj;
     for (int d = 0; d < D; ++d, b += ldb) {
       const V b0 = V::load(b), b1 = V::load(b + W);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
       for (int r = 0; r < kRows; ++r) {
         const V ar = V::broadcast(a + r * lda + d);
         acc[r][0] = simd::fma(ar, b0, acc[r][0]);
         acc[r][1] = simd::fma(ar, b1, acc[r][1]);
       }
     }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r) {
       acc[r][0].store(c + r * ldc + jj);
       acc[r][1].store(c + r * ldc + jj + W);
@@ -437,7 +437,7 @@ void rows_dot_columns(const T* __restrict a, int lda, const T* __restrict bT, st
 template <int C, typename T>
 void load_block(const T* x, int Dp, int e0, simd::Vec<T> (&o)[kRows][C]) {
   constexpr int W = simd::Vec<T>::kLanes;
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r)
     for (int c = 0; c < C; ++c) o[r][c] = simd::Vec<T>::load(x + r * Dp + e0 + c * W);
 }
@@ -454,13 +454,13 @@ void weights_rows_chunk(const T* __restrict w, int ldw, int n, const T* __restri
   for (int jj = 0; jj < n; ++jj) {
     V bc[C];
     for (int c = 0; c < C; ++c) bc[c] = V::load(b + std::size_t(jj) * Dp + e0 + c * W);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r) {
       const V wr = V::broadcast(w + r * ldw + jj);
       for (int c = 0; c < C; ++c) o[r][c] = simd::fma(wr, bc[c], o[r][c]);
     }
   }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < kRows; ++r)
     for (int c = 0; c < C; ++c) o[r][c].store(acc + r * Dp + e0 + c * W);
 }
@@ -485,7 +485,7 @@ void rank_update_chunk(const T* __restrict w, int ldw, int n, const T* __restric
     T* cj = c + std::size_t(jj) * Dp + e0;
     V cc[C];
     for (int k = 0; k < C; ++k) cc[k] = V::load(cj + k * W);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < kRows; ++r) {
       const V wr = V::broadcast(w + r * ldw + jj);
       for (int k = 0; k < C; ++k) cc[k] = simd::fma(wr, ar[r][k], cc[k]);

@@ -140,7 +140,7 @@ TEST_CASE("attention cpu float matches the oracle at realistic scale", "[attenti
 
 TEST_CASE("attention cpu dot, register-blocked: every head dim 1-128, partial query blocks, memory keys, strides",
           "[attention][cpu]") {
-  // Without probs the dot score runs in blocks of 4 query rows against key tiles of 128: Nq = 37
+  // Without probs the dot score runs in blocks of 6 query rows against key tiles of 128: Nq = 37
   // leaves a partial last block, Nk = 181 a partial second tile, Nk > Nq with causal makes the
   // first keys memory; D covers the SIMD remainder (7, 12, 20), one and several 16-wide chunks.
   std::uint64_t seed = 1000;
