@@ -195,10 +195,8 @@ def main():
     ap.add_argument("--max-broadcast-mib", type=int, default=1024,
                     help="Fourier: heads per chunk so one (B, Hc, Nq, Nk, D) fp32 tensor stays under this")
     ap.add_argument("--json", help="write the results here")
-    peer_allocator.add_option(ap)
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    peer_allocator.apply(args.allocator)
+    args = peer_allocator.parse_args(ap)
 
     specs = []
     for item in args.cases.split(","):

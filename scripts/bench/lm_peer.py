@@ -60,9 +60,7 @@ def main():
     ap.add_argument("--tgt-len", type=int, help="override data.tgt_len")
     ap.add_argument("--seed", type=int, help="override the config's seed")
     ap.add_argument("--json", help="write the result here")
-    peer_allocator.add_option(ap)
-    args = ap.parse_args()
-    peer_allocator.apply(args.allocator)
+    args = peer_allocator.parse_args(ap)
 
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     os.environ["MKL_NUM_THREADS"] = str(args.threads)

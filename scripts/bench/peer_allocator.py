@@ -9,9 +9,9 @@ them on every large tensor, so a fair comparison gives the peer its best allocat
   tcmalloc  LD_PRELOAD=TCMALLOC (Debian's libtcmalloc-minimal4, scripts/bench/setup-peers.sh)
   tunables  GLIBC_TUNABLES=TUNABLES: glibc's malloc keeps freed memory mapped
 
-add_option(ap) adds --allocator; apply(choice) re-executes the script with that environment
-(before torch is imported: the preload must be in place when the process starts), or, when
---allocator is not given, leaves the environment as it was started. describe() is what the
+parse_args(ap) adds --allocator to the script's parser, parses, and re-executes the script
+with the chosen environment (before torch is imported: the preload must be in place when the
+process starts), or, when --allocator is not given, leaves the environment as it was started. describe() is what the
 JSON records: the choice and the variables the process really ran with.
 """
 
@@ -43,6 +43,14 @@ def environment(choice, env):
         env["GLIBC_TUNABLES"] = TUNABLES
     env[_APPLIED] = choice
     return env
+
+
+def parse_args(ap):
+    """ap.parse_args() with --allocator added and applied."""
+    add_option(ap)
+    args = ap.parse_args()
+    apply(args.allocator)
+    return args
 
 
 def apply(choice):

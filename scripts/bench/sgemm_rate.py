@@ -23,9 +23,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--json", help="write the result here")
-    peer_allocator.add_option(ap)
-    args = ap.parse_args()
-    peer_allocator.apply(args.allocator)
+    args = peer_allocator.parse_args(ap)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     import torch
 

@@ -46,9 +46,7 @@ def main():
     ap.add_argument("--batch-size", type=int, help="override data.batch_size")
     ap.add_argument("--classes", type=int, help="classes (default: 1000 for ImageFolder configs, 10 for IDX)")
     ap.add_argument("--json", help="write the result here")
-    peer_allocator.add_option(ap)
-    args = ap.parse_args()
-    peer_allocator.apply(args.allocator)
+    args = peer_allocator.parse_args(ap)
 
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     import torch
