@@ -1,8 +1,16 @@
-// CPU fused attention: one skeleton (forward_rows / backward_head) over two score policies
-// (DotScore, FourierScore). Keys of one head are laid out [d][j] so every inner loop runs over
-// keys in contiguous SIMD lanes; an online softmax over key tiles of kKeyTile keeps the extra
-// memory O(Nk * D) per thread. Parallel over (batch, head, query chunk) in the forward and
-// over (batch, head) in the backward (a head's dk, dv belong to one thread).
+// CPU fused attention. Two kernels share the parallel skeleton (forward_impl over (batch, head,
+// query chunk), backward_impl over (batch, head): a head's dk, dv belong to one thread) and
+// the online softmax of attention_math.h, over key tiles of kKeyTile keys so the extra memory
+// is O(Nk * D) per thread:
+//
+// - The dot score without probs: register-blocked (DotForward, DotBackward). A block of kRows
+//   query rows meets a tile of keys through three micro-kernels whose accumulators live in
+//   SIMD registers (simd.h): scores S = Q K^T (and dP = dO V^T), weighted rows O += P V (and
+//   dQ += dS K), and the rank-kRows update dV += P^T dO (and dK += dS^T Q). Keys and values
+//   are read once per query block, not once per query.
+// - The Fourier score (and the dot score when probs are asked for): one query row at a time
+//   over a score policy (forward_rows / backward_head with FourierScore or DotScore), keys laid
+//   out [d][j] so every inner loop runs over keys in contiguous SIMD lanes.
 
 #include <omp.h>
 
@@ -13,6 +21,7 @@
 #include "kernels/attention.h"
 #include "kernels/attention_math.h"
 #include "kernels/common.h"
+#include "kernels/cpu/simd.h"
 
 namespace ff::kernels::cpu {
 namespace {
@@ -25,7 +34,18 @@ constexpr int kGroup = 4;      // sinc factors multiplied before one division an
 // remainder loop ever runs.
 constexpr int kLanes = 16;
 
-inline int round_up_lanes(int n) { return (n + kLanes - 1) / kLanes * kLanes; }
+inline int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multiple; }
+inline int round_up_lanes(int n) { return round_up(n, kLanes); }
+
+// xT[d * ld + j] = x[j * token_stride + d] for j < n, d < D: (n, D) rows to [D][ld], ld >= n;
+// the padding (j >= n) is `pad`.
+template <typename T>
+void load_transposed(const T* x, std::int64_t token_stride, int n, int D, int ld, T pad,
+                     std::vector<T>& xT) {
+  xT.assign(std::size_t(D) * ld, pad);
+  for (int j = 0; j < n; ++j)
+    for (int d = 0; d < D; ++d) xT[std::size_t(d) * ld + j] = x[j * token_stride + d];
+}
 
 // sin and cos of n values (per-token work, vectorised for float).
 inline void sincos_row(const float* x, int n, float* s, float* c) {
@@ -60,7 +80,8 @@ inline int key_limit(bool causal, int i, int Nq, int Nk) {
   return std::clamp(i + (Nk - Nq) + 1, 0, Nk);
 }
 
-// s_ij = scale * q_i . k_j.
+// s_ij = scale * q_i . k_j, one query row at a time: only for the forward with probs (the
+// blocked DotForward, DotBackward do the rest).
 template <typename T>
 class DotScore {
  public:
@@ -71,9 +92,7 @@ class DotScore {
   // Keys [0, n) of one head, (n, D) rows with the given token stride.
   void set_keys(const T* k, std::int64_t token_stride, int n) {
     nk_ = round_up_lanes(n);
-    kT_.assign(std::size_t(D_) * nk_, T(0));
-    for (int j = 0; j < n; ++j)
-      for (int d = 0; d < D_; ++d) kT_[std::size_t(d) * nk_ + j] = k[j * token_stride + d];
+    load_transposed(k, token_stride, n, D_, nk_, T(0), kT_);
   }
   void set_query(const T* q) { std::copy(q, q + D_, q_.begin()); }
 
@@ -89,26 +108,6 @@ class DotScore {
 #pragma omp simd
     for (int jj = 0; jj < n; ++jj) s[jj] *= scale_;
   }
-
-  // Adds dS-weighted score derivatives: dq_acc[d] += sum_j dS_j dS/dq_d (before finish_dq),
-  // dkT[d][j] += ..., dR_acc unused.
-  void grads(const T* __restrict dS, int j0, int n, T* dq_acc, T* __restrict dkT, T*) const {
-    for (int d = 0; d < D_; ++d) {
-      const T qd = q_[d];
-      const T* __restrict kd = kT_.data() + std::size_t(d) * nk_ + j0;
-      T* __restrict dkd = dkT + std::size_t(d) * nk_ + j0;
-      T acc = 0;
-#pragma omp simd reduction(+ : acc)
-      for (int jj = 0; jj < n; ++jj) {
-        acc += dS[jj] * kd[jj];
-        dkd[jj] += dS[jj] * qd;
-      }
-      dq_acc[d] += acc;
-    }
-  }
-  T dq_factor(int) const { return scale_; }
-  T dk_factor(int) const { return scale_; }
-  void finish_dR(const T*, T*) const {}
 
  private:
   int D_;
@@ -258,9 +257,7 @@ struct HeadBuffers {
 
   void set_values(const T* v, std::int64_t token_stride, int n, int D) {
     stride = round_up_lanes(n);
-    vT.assign(std::size_t(D) * stride, T(0));
-    for (int j = 0; j < n; ++j)
-      for (int d = 0; d < D; ++d) vT[std::size_t(d) * stride + j] = v[j * token_stride + d];
+    load_transposed(v, token_stride, n, D, stride, T(0), vT);
   }
 };
 
@@ -401,40 +398,365 @@ void backward_head(const AttentionBackwardParams<T>& bp, int b, int h, Score& sc
   score.finish_dR(buf.dR_acc.data(), dR_head);
 }
 
+// ---- register-blocked dot score -------------------------------------------------------------
+
+constexpr int kRows = 6;  // query rows per block
+template <typename T>
+constexpr int kKeyStep = 2 * simd::Vec<T>::kLanes;  // keys per score micro-tile (2 vectors)
+
+// c[r * ldc + jj] = sum_{d < D} a[r * lda + d] * bT[d * ldb + jj] for r < kRows, jj < n
+// (n a multiple of kKeyStep): a block of rows against a tile of [D][keys] columns.
+template <typename T>
+void rows_dot_columns(const T* __restrict a, int lda, const T* __restrict bT, std::size_t ldb,
+                      int D, int n, T* __restrict c, int ldc) {
+  using V = simd::Vec<T>;
+  constexpr int W = V::kLanes;
+  for (int jj = 0; jj < n; jj += 2 * W) {
+    V acc[kRows][2];
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) acc[r][0] = acc[r][1] = V::zero();
+    const T* b = bT + jj;
+    for (int d = 0; d < D; ++d, b += ldb) {
+      const V b0 = V::load(b), b1 = V::load(b + W);
+#pragma GCC unroll 8
+      for (int r = 0; r < kRows; ++r) {
+        const V ar = V::broadcast(a + r * lda + d);
+        acc[r][0] = simd::fma(ar, b0, acc[r][0]);
+        acc[r][1] = simd::fma(ar, b1, acc[r][1]);
+      }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) {
+      acc[r][0].store(c + r * ldc + jj);
+      acc[r][1].store(c + r * ldc + jj + W);
+    }
+  }
+}
+
+// o[r][c] = x[r * Dp + e0 + c * W, ...+ W): C vectors of each of the block's kRows rows.
+template <int C, typename T>
+void load_block(const T* x, int Dp, int e0, simd::Vec<T> (&o)[kRows][C]) {
+  constexpr int W = simd::Vec<T>::kLanes;
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r)
+    for (int c = 0; c < C; ++c) o[r][c] = simd::Vec<T>::load(x + r * Dp + e0 + c * W);
+}
+
+// acc[r * Dp + e] += sum_{jj < n} w[r * ldw + jj] * b[jj * Dp + e] for r < kRows, e < Dp:
+// weighted sums of n rows of Dp values (Dp a multiple of the lanes), C vectors of e at a time.
+template <int C, typename T>
+void weights_rows_chunk(const T* __restrict w, int ldw, int n, const T* __restrict b, int Dp,
+                        int e0, T* __restrict acc) {
+  using V = simd::Vec<T>;
+  constexpr int W = V::kLanes;
+  V o[kRows][C];
+  load_block(acc, Dp, e0, o);
+  for (int jj = 0; jj < n; ++jj) {
+    V bc[C];
+    for (int c = 0; c < C; ++c) bc[c] = V::load(b + std::size_t(jj) * Dp + e0 + c * W);
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) {
+      const V wr = V::broadcast(w + r * ldw + jj);
+      for (int c = 0; c < C; ++c) o[r][c] = simd::fma(wr, bc[c], o[r][c]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < kRows; ++r)
+    for (int c = 0; c < C; ++c) o[r][c].store(acc + r * Dp + e0 + c * W);
+}
+template <typename T>
+void weights_times_rows(const T* w, int ldw, int n, const T* b, int Dp, T* acc) {
+  constexpr int W = simd::Vec<T>::kLanes;
+  int e0 = 0;
+  for (; e0 + 2 * W <= Dp; e0 += 2 * W) weights_rows_chunk<2>(w, ldw, n, b, Dp, e0, acc);
+  if (e0 < Dp) weights_rows_chunk<1>(w, ldw, n, b, Dp, e0, acc);
+}
+
+// c[jj * Dp + e] += sum_{r < kRows} w[r * ldw + jj] * a[r * Dp + e] for jj < n, e < Dp: the
+// rank-kRows update of n rows (dV += P^T dO, dK += dS^T Q), the block's rows held in registers.
+template <int C, typename T>
+void rank_update_chunk(const T* __restrict w, int ldw, int n, const T* __restrict a, int Dp,
+                       int e0, T* __restrict c) {
+  using V = simd::Vec<T>;
+  constexpr int W = V::kLanes;
+  V ar[kRows][C];
+  load_block(a, Dp, e0, ar);
+  for (int jj = 0; jj < n; ++jj) {
+    T* cj = c + std::size_t(jj) * Dp + e0;
+    V cc[C];
+    for (int k = 0; k < C; ++k) cc[k] = V::load(cj + k * W);
+#pragma GCC unroll 8
+    for (int r = 0; r < kRows; ++r) {
+      const V wr = V::broadcast(w + r * ldw + jj);
+      for (int k = 0; k < C; ++k) cc[k] = simd::fma(wr, ar[r][k], cc[k]);
+    }
+    for (int k = 0; k < C; ++k) cc[k].store(cj + k * W);
+  }
+}
+template <typename T>
+void rank_update(const T* w, int ldw, int n, const T* a, int Dp, T* c) {
+  constexpr int W = simd::Vec<T>::kLanes;
+  int e0 = 0;
+  for (; e0 + 2 * W <= Dp; e0 += 2 * W) rank_update_chunk<2>(w, ldw, n, a, Dp, e0, c);
+  if (e0 < Dp) rank_update_chunk<1>(w, ldw, n, a, Dp, e0, c);
+}
+
+// w[jj] = exp(s[jj] - ref) for jj < n; returns their sum. Out of line, so the loop is
+// vectorised in any caller (inlined into the block loops GCC kept a scalar, branching exp).
+template <typename T>
+[[gnu::noinline]] T exp_row(const T* __restrict s, T ref, int n, T* __restrict w) {
+  T sum = 0;
+#pragma omp simd reduction(+ : sum)
+  for (int jj = 0; jj < n; ++jj) {
+    w[jj] = am::exp_of(s[jj] - ref);
+    sum += w[jj];
+  }
+  return sum;
+}
+
+// x[j * token_stride + d] for j < n, d < D as [ld][Dp] rows, zero beyond (Dp >= D, ld >= n).
+template <typename T>
+void load_rows(const T* x, std::int64_t token_stride, int n, int D, int Dp, int ld, std::vector<T>& xr) {
+  xr.assign(std::size_t(ld) * Dp, T(0));
+  for (int j = 0; j < n; ++j) std::copy(x + j * token_stride, x + j * token_stride + D, xr.data() + std::size_t(j) * Dp);
+}
+
+// One block of up to kRows query rows [i0, i0 + rows): rows scaled by `scale` into
+// [kRows][Dp] (zero rows and dims beyond), each row's key limit (0 for the padding rows).
+template <typename T>
+struct QueryBlock {
+  int rows = 0;
+  int limit[kRows] = {};
+  int max_limit = 0;
+
+  void load(const AttentionParams<T>& p, const T* x, std::int64_t token_stride, int i0, int i1, T scale,
+            int Dp, T* block) {
+    rows = std::min(kRows, i1 - i0);
+    max_limit = 0;
+    std::fill(block, block + kRows * Dp, T(0));
+    for (int r = 0; r < kRows; ++r) {
+      limit[r] = r < rows ? key_limit(p.causal, i0 + r, p.Nq, p.Nk) : 0;
+      max_limit = std::max(max_limit, limit[r]);
+      if (r < rows)
+        for (int d = 0; d < p.D; ++d) block[r * Dp + d] = scale * x[(i0 + r) * token_stride + d];
+    }
+  }
+};
+
+// Per-thread buffers of the blocked dot kernels: Dp = D rounded up to the SIMD lanes.
+template <typename T>
+struct DotBuffers {
+  int Dp;
+  std::vector<T> kT, vT;          // [D][keys], keys padded to kKeyStep with zeros
+  std::vector<T> kr, vr, dk, dv;  // [keys][Dp]
+  std::vector<T> q, g, acc;       // [kRows][Dp]: scaled queries, dO rows, O or dQ sums
+  std::vector<T> s, w, dp;        // [kRows][kKeyTile]
+
+  explicit DotBuffers(int D)
+      : Dp(round_up(D, simd::Vec<T>::kLanes)), q(kRows * Dp), g(kRows * Dp), acc(kRows * Dp),
+        s(kRows * kKeyTile), w(kRows * kKeyTile), dp(kRows * kKeyTile) {}
+};
+
+// Forward of the dot score, query rows [i0, i1) of head (b, h) in blocks of kRows.
+template <typename T>
+class DotForward {
+ public:
+  static constexpr int kRowAlign = kRows;
+  explicit DotForward(const AttentionParams<T>& p) : p_(p), buf_(p.D) {}
+
+  void rows(int b, int h, int i0, int i1) {
+    const AttentionParams<T>& p = p_;
+    const int D = p.D, Dp = buf_.Dp;
+    const int nk = key_limit(p.causal, i1 - 1, p.Nq, p.Nk);  // keys any of these rows sees
+    const int ld = round_up(std::max(nk, 1), kKeyStep<T>);
+    load_transposed(head_ptr(p.k, p.k_strides, b, h), p.k_strides.token, nk, D, ld, T(0), buf_.kT);
+    load_rows(head_ptr(p.v, p.v_strides, b, h), p.v_strides.token, nk, D, Dp, ld, buf_.vr);
+    const T* q = head_ptr(p.q, p.q_strides, b, h);
+    T* out = head_ptr(p.out, p.out_strides, b, h);
+    T* lse = p.lse + (std::int64_t(b) * p.H + h) * p.Nq;
+    T* __restrict s = buf_.s.data();
+    T* __restrict w = buf_.w.data();
+    T* acc = buf_.acc.data();
+
+    for (int ib = i0; ib < i1; ib += kRows) {
+      QueryBlock<T> blk;
+      blk.load(p, q, p.q_strides.token, ib, i1, p.scale, Dp, buf_.q.data());
+      am::SoftmaxState<T> state[kRows];
+      for (auto& st : state) st = am::softmax_init(am::neg_inf<T>());
+      std::fill(acc, acc + kRows * Dp, T(0));
+      for (int j0 = 0; j0 < blk.max_limit; j0 += kKeyTile) {
+        const int n = round_up(std::min(kKeyTile, blk.max_limit - j0), kKeyStep<T>);
+        rows_dot_columns(buf_.q.data(), Dp, buf_.kT.data() + j0, ld, D, n, s, kKeyTile);
+        for (int r = 0; r < kRows; ++r) {
+          T* __restrict sr = s + r * kKeyTile;
+          T* __restrict wr = w + r * kKeyTile;
+          const int valid = std::clamp(blk.limit[r] - j0, 0, n);
+          std::fill(sr + valid, sr + n, am::neg_inf<T>());  // masked and padding keys
+          T tile_max = am::neg_inf<T>();
+#pragma omp simd reduction(max : tile_max)
+          for (int jj = 0; jj < valid; ++jj) tile_max = std::max(tile_max, sr[jj]);
+          const T alpha = am::softmax_rescale(state[r], std::max(state[r].m, tile_max));
+          state[r].l += exp_row(sr, am::softmax_ref(state[r].m), n, wr);
+#pragma omp simd
+          for (int e = 0; e < Dp; ++e) acc[r * Dp + e] *= alpha;
+        }
+        weights_times_rows(w, kKeyTile, n, buf_.vr.data() + std::size_t(j0) * Dp, Dp, acc);
+      }
+      for (int r = 0; r < blk.rows; ++r) {
+        const T inv = state[r].l > T(0) ? T(1) / state[r].l : T(0);
+        T* oi = out + (ib + r) * p.out_strides.token;
+        for (int d = 0; d < D; ++d) oi[d] = acc[r * Dp + d] * inv;
+        lse[ib + r] = am::softmax_lse(state[r]);
+      }
+    }
+  }
+
+ private:
+  const AttentionParams<T>& p_;
+  DotBuffers<T> buf_;
+};
+
+// Backward of the dot score for head (b, h): with P recomputed from lse, dP = dO V^T,
+// dS = P (dP - rowsum(dO O)): dV += P^T dO, dK += dS^T (scale Q), dQ = scale dS K.
+template <typename T>
+class DotBackward {
+ public:
+  explicit DotBackward(const AttentionBackwardParams<T>& bp) : bp_(bp), buf_(bp.fwd.D) {}
+
+  void head(int b, int h, T*) {
+    const AttentionParams<T>& p = bp_.fwd;
+    const int D = p.D, Dp = buf_.Dp, Nk = p.Nk;
+    const int ld = round_up(std::max(Nk, 1), kKeyStep<T>);
+    const T* k = head_ptr(p.k, p.k_strides, b, h);
+    const T* v = head_ptr(p.v, p.v_strides, b, h);
+    load_transposed(k, p.k_strides.token, Nk, D, ld, T(0), buf_.kT);
+    load_transposed(v, p.v_strides.token, Nk, D, ld, T(0), buf_.vT);
+    load_rows(k, p.k_strides.token, Nk, D, Dp, ld, buf_.kr);
+    buf_.dk.assign(std::size_t(ld) * Dp, T(0));
+    buf_.dv.assign(std::size_t(ld) * Dp, T(0));
+    const T* q = head_ptr(p.q, p.q_strides, b, h);
+    const T* o = head_ptr(static_cast<const T*>(p.out), p.out_strides, b, h);
+    const T* dout = head_ptr(bp_.dout, bp_.dout_strides, b, h);
+    const T* lse = p.lse + (std::int64_t(b) * p.H + h) * p.Nq;
+    T* dq = head_ptr(bp_.dq, bp_.dq_strides, b, h);
+    T* __restrict s = buf_.s.data();
+    T* __restrict w = buf_.w.data();
+    T* __restrict ds = buf_.dp.data();
+    T* dq_acc = buf_.acc.data();
+
+    for (int ib = 0; ib < p.Nq; ib += kRows) {
+      QueryBlock<T> blk;
+      blk.load(p, q, p.q_strides.token, ib, p.Nq, p.scale, Dp, buf_.q.data());
+      QueryBlock<T> gblk;  // dO rows (unscaled); same limits
+      gblk.load(p, dout, bp_.dout_strides.token, ib, p.Nq, T(1), Dp, buf_.g.data());
+      T delta[kRows], row_lse[kRows];
+      for (int r = 0; r < kRows; ++r) {
+        delta[r] = 0;
+        row_lse[r] = r < blk.rows ? lse[ib + r] : am::neg_inf<T>();
+        if (r >= blk.rows) continue;
+        const T* oi = o + (ib + r) * p.out_strides.token;
+        for (int d = 0; d < D; ++d) delta[r] += buf_.g[r * Dp + d] * oi[d];
+      }
+      std::fill(dq_acc, dq_acc + kRows * Dp, T(0));
+      for (int j0 = 0; j0 < blk.max_limit; j0 += kKeyTile) {
+        const int n = round_up(std::min(kKeyTile, blk.max_limit - j0), kKeyStep<T>);
+        rows_dot_columns(buf_.q.data(), Dp, buf_.kT.data() + j0, ld, D, n, s, kKeyTile);
+        rows_dot_columns(buf_.g.data(), Dp, buf_.vT.data() + j0, ld, D, n, ds, kKeyTile);
+        for (int r = 0; r < kRows; ++r) {
+          const int valid = std::clamp(blk.limit[r] - j0, 0, n);
+          T* __restrict sr = s + r * kKeyTile;
+          T* __restrict wr = w + r * kKeyTile;
+          T* __restrict dsr = ds + r * kKeyTile;
+          // P = softmax_weight(s, lse): exp(s - lse), 0 for masked keys and rows without any.
+          const int live = row_lse[r] == am::neg_inf<T>() ? 0 : valid;
+          exp_row(sr, row_lse[r], live, wr);
+          std::fill(wr + live, wr + n, T(0));
+          const T dr = delta[r];
+#pragma omp simd
+          for (int jj = 0; jj < n; ++jj) dsr[jj] = wr[jj] * (dsr[jj] - dr);
+        }
+        const std::size_t off = std::size_t(j0) * Dp;
+        rank_update(w, kKeyTile, n, buf_.g.data(), Dp, buf_.dv.data() + off);
+        rank_update(ds, kKeyTile, n, buf_.q.data(), Dp, buf_.dk.data() + off);
+        weights_times_rows(ds, kKeyTile, n, buf_.kr.data() + off, Dp, dq_acc);
+      }
+      for (int r = 0; r < blk.rows; ++r) {
+        T* dqi = dq + (ib + r) * bp_.dq_strides.token;
+        for (int d = 0; d < D; ++d) dqi[d] = p.scale * dq_acc[r * Dp + d];
+      }
+    }
+    T* dk = head_ptr(bp_.dk, bp_.dk_strides, b, h);
+    T* dv = head_ptr(bp_.dv, bp_.dv_strides, b, h);
+    for (int j = 0; j < Nk; ++j) {
+      std::copy_n(buf_.dk.data() + std::size_t(j) * Dp, D, dk + j * bp_.dk_strides.token);
+      std::copy_n(buf_.dv.data() + std::size_t(j) * Dp, D, dv + j * bp_.dv_strides.token);
+    }
+  }
+
+ private:
+  const AttentionBackwardParams<T>& bp_;
+  DotBuffers<T> buf_;
+};
+
+// The one-row-at-a-time skeleton as workers of forward_impl / backward_impl.
 template <typename T, class Score>
+class RowForward {
+ public:
+  static constexpr int kRowAlign = 1;
+  explicit RowForward(const AttentionParams<T>& p) : p_(p), score_(p), buf_(p.D) {}
+  void rows(int b, int h, int i0, int i1) { forward_rows(p_, b, h, i0, i1, score_, buf_); }
+
+ private:
+  const AttentionParams<T>& p_;
+  Score score_;
+  HeadBuffers<T> buf_;
+};
+template <typename T, class Score>
+class RowBackward {
+ public:
+  explicit RowBackward(const AttentionBackwardParams<T>& bp) : bp_(bp), score_(bp.fwd), buf_(bp.fwd.D) {}
+  void head(int b, int h, T* dR_head) { backward_head(bp_, b, h, score_, buf_, dR_head); }
+
+ private:
+  const AttentionBackwardParams<T>& bp_;
+  Score score_;
+  HeadBuffers<T> buf_;
+};
+
+// Worker: rows(b, h, i0, i1) computes the forward of query rows [i0, i1) of head (b, h); i0 is
+// a multiple of Worker::kRowAlign.
+template <typename T, class Worker>
 void forward_impl(const AttentionParams<T>& p) {
   const int heads = p.B * p.H;
   // Enough query chunks per head to keep every thread busy when B * H is small.
   const int threads = omp_get_max_threads();
   const int max_chunks = std::max(1, (p.Nq + 31) / 32);
   const int chunks = std::clamp((4 * threads + heads - 1) / heads, 1, max_chunks);
-  const int rows_per_chunk = (p.Nq + chunks - 1) / chunks;
+  const int rows_per_chunk = round_up((p.Nq + chunks - 1) / chunks, Worker::kRowAlign);
   const std::int64_t tasks = std::int64_t(heads) * chunks;
 #pragma omp parallel
   {
-    Score score(p);
-    HeadBuffers<T> buf(p.D);
+    Worker worker(p);
 #pragma omp for schedule(dynamic)
     for (std::int64_t t = 0; t < tasks; ++t) {
       const int bh = int(t / chunks), c = int(t % chunks);
       const int i0 = c * rows_per_chunk, i1 = std::min(p.Nq, i0 + rows_per_chunk);
-      if (i0 < i1) forward_rows(p, bh / p.H, bh % p.H, i0, i1, score, buf);
+      if (i0 < i1) worker.rows(bh / p.H, bh % p.H, i0, i1);
     }
   }
 }
 
-template <typename T, class Score>
+// Worker: head(b, h, dR_head) computes dq, dk, dv of head (b, h) and writes its D dR terms.
+template <typename T, class Worker>
 void backward_impl(const AttentionBackwardParams<T>& bp) {
   const AttentionParams<T>& p = bp.fwd;
   const int heads = p.B * p.H;
   std::vector<T> dR_heads(std::size_t(heads) * p.D, T(0));
 #pragma omp parallel
   {
-    Score score(p);
-    HeadBuffers<T> buf(p.D);
+    Worker worker(bp);
 #pragma omp for schedule(dynamic)
-    for (int bh = 0; bh < heads; ++bh)
-      backward_head(bp, bh / p.H, bh % p.H, score, buf, dR_heads.data() + std::size_t(bh) * p.D);
+    for (int bh = 0; bh < heads; ++bh) worker.head(bh / p.H, bh % p.H, dR_heads.data() + std::size_t(bh) * p.D);
   }
   // dR: summed over heads in a fixed order, so the result does not depend on the threads.
   if (p.score == AttentionScore::Fourier && bp.dR) {
@@ -458,9 +780,11 @@ void attention_forward(Exec, const AttentionParams<T>& p) {
   check_attention_params(p);
   if (p.B == 0 || p.H == 0 || p.Nq == 0) return;
   if (p.score == AttentionScore::Fourier)
-    forward_impl<T, FourierScore<T>>(p);
+    forward_impl<T, RowForward<T, FourierScore<T>>>(p);
+  else if (p.probs)
+    forward_impl<T, RowForward<T, DotScore<T>>>(p);
   else
-    forward_impl<T, DotScore<T>>(p);
+    forward_impl<T, DotForward<T>>(p);
 }
 
 template <typename T>
@@ -468,9 +792,9 @@ void attention_backward(Exec, const AttentionBackwardParams<T>& bp) {
   check_attention_backward_params(bp);
   if (bp.fwd.B == 0 || bp.fwd.H == 0) return;
   if (bp.fwd.score == AttentionScore::Fourier)
-    backward_impl<T, FourierScore<T>>(bp);
+    backward_impl<T, RowBackward<T, FourierScore<T>>>(bp);
   else
-    backward_impl<T, DotScore<T>>(bp);
+    backward_impl<T, DotBackward<T>>(bp);
 }
 
 template void attention_forward<float>(Exec, const AttentionParams<float>&);

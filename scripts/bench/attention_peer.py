@@ -19,6 +19,10 @@ Peers, written for this project:
 Shapes, inputs and timing follow fourierformer-bench: q, k, v ~ N(0, 0.25^2) (fp32), the
 output gradient is ones, forward under no_grad, median of --repeats after --warmup.
 
+Allocator: --allocator default|tcmalloc|tunables re-runs the script with glibc's malloc,
+tcmalloc preloaded or glibc's tunables that keep freed memory (peer_allocator.py); the JSON
+records which, with LD_PRELOAD and GLIBC_TUNABLES as the process saw them.
+
 Memory: peak RSS above the RSS after the inputs exist, read from /proc/self/status (VmHWM,
 reset through /proc/self/clear_refs before each phase; each case runs in its own process so
 memory retained by earlier cases does not hide the peak). Also reported: the analytic size of
@@ -34,6 +38,9 @@ import platform
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peer_allocator  # noqa: E402
 
 CASES = {
     "lm-small": (48, 8, 256, 256, 16, True),
@@ -193,7 +200,7 @@ def main():
                     help="Fourier: heads per chunk so one (B, Hc, Nq, Nk, D) fp32 tensor stays under this")
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
-    args = ap.parse_args()
+    args = peer_allocator.parse_args(ap)
 
     specs = []
     for item in args.cases.split(","):
@@ -228,12 +235,14 @@ def main():
         "benchmark": "attention", "peer": "pytorch", "torch": torch.__version__,
         "python": platform.python_version(), "threads": args.threads,
         "notes": "materialised PyTorch peers; Fourier = REFERENCE.md's formula, chunked over heads",
+        **peer_allocator.describe(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
         "results": rows,
     }
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=2)
             f.write("\n")
+    print(f"allocator: {report['allocator']}", file=sys.stderr)
     print(f"{'case':10} {'kind':8} {'fwd ms':>12} {'fwd+bwd ms':>14} {'peak extra MiB':>15}")
     for r in rows:
         print(f"{r['name']:10} {r['kind']:8} {r['forward_ms']:12.1f} {r['forward_backward_ms']:14.1f} "

@@ -3,12 +3,13 @@
 
 Run with Debian's interpreter (/usr/bin/python3), where `python3-torch` (1.13) and
 `python3-yaml` are installed (not the pyenv python3 on PATH):
+
+  /usr/bin/python3 scripts/bench/lm_peer.py --config configs/lm/brown-small-fourier.yaml \
+      --threads 2 --warmup 3 --steps 20 [--vocab 20897] [--allocator tcmalloc] [--json OUT]
+
 On a GPU (PyTorch 2.x: the GPU machine's python3), add --device cuda and optionally
 --mode compile and --precision bf16 (peer_steps.py: the device options); scripts/device/check.sh
 runs them that way.
-
-  /usr/bin/python3 scripts/bench/lm_peer.py --config configs/lm/brown-small-fourier.yaml \
-      --threads 2 --warmup 3 --steps 20 [--vocab 20897] [--json OUT]
 
 Ours, for comparison:
 
@@ -48,12 +49,13 @@ import os
 import resource
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peer_allocator  # noqa: E402
+from peer_steps import (add_device_options, compiled, device_info, load_config, precision_context,  # noqa: E402
+                        rates, run_steps, setup_device)
+
 
 def main():
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from peer_steps import add_device_options, compiled, device_info, load_config, precision_context, rates, \
-        run_steps, setup_device
-
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True, help="configs/lm/*.yaml")
     ap.add_argument("--vocab", type=int, default=20897, help="vocabulary size (Brown as prepared: 20897)")
@@ -66,7 +68,7 @@ def main():
     ap.add_argument("--layers", type=int, help="override model.n_layer")
     add_device_options(ap)
     ap.add_argument("--json", help="write the result here")
-    args = ap.parse_args()
+    args = peer_allocator.parse_args(ap)
 
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     os.environ["MKL_NUM_THREADS"] = str(args.threads)
@@ -236,6 +238,7 @@ def main():
     result = {
         "benchmark": "lm-train-step", "peer": "pytorch", "config": args.config, "kind": kind,
         "threads": args.threads, "torch_version": torch.__version__, **device_info(torch, args),
+        **peer_allocator.describe(),
         "vocab": V, "cutoffs": cutoffs, "batch_size": B, "tgt_len": T, "n_params": n_params,
         "warmup": args.warmup, "steps": args.steps, "losses": losses,
     }

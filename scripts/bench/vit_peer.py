@@ -4,12 +4,13 @@ config (configs/vit/*.yaml): DeiT-tiny or the Fashion-MNIST ViT.
 
 Run with Debian's interpreter (/usr/bin/python3), where `python3-torch` (1.13, installed by
 scripts/bench/setup-peers.sh) and `python3-yaml` are:
-On a GPU (PyTorch 2.x: the GPU machine's python3), add --device cuda and optionally
---mode compile and --precision bf16 (peer_steps.py: the device options); scripts/device/check.sh
-runs them that way.
 
   /usr/bin/python3 scripts/bench/vit_peer.py --config configs/vit/deit-tiny-imagenet-softmax.yaml \\
-      --threads 2 --batch-size 32 --warmup 2 --steps 5 [--json OUT]
+      --threads 2 --batch-size 32 --warmup 2 --steps 5 [--allocator tcmalloc] [--json OUT]
+
+On a GPU (PyTorch 2.x: the GPU machine's python3), add --device cuda and optionally
+--mode compile and --precision bf16 (peer_steps.py: the device options); scripts/device/check.sh
+runs them that way (--timm: timm's VisionTransformer for the softmax model).
 
 What it builds (PyTorch eager, fp32, from the config's model.* keys), the same model as
 models/vit/ (timm's VisionTransformer as DeiT uses it, docs/image-classification.md):
@@ -36,12 +37,13 @@ import os
 import resource
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import peer_allocator  # noqa: E402
+from peer_steps import (add_device_options, compiled, device_info, load_config, precision_context,  # noqa: E402
+                        rates, run_steps, setup_device)
+
 
 def main():
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from peer_steps import add_device_options, compiled, device_info, load_config, precision_context, rates, \
-        run_steps, setup_device
-
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--config", required=True, help="configs/vit/*.yaml")
     ap.add_argument("--threads", type=int, default=2)
@@ -54,7 +56,7 @@ def main():
                     help="softmax: timm's VisionTransformer (deit_tiny_patch16_224's class) instead of this file's")
     add_device_options(ap)
     ap.add_argument("--json", help="write the result here")
-    args = ap.parse_args()
+    args = peer_allocator.parse_args(ap)
 
     os.environ["OMP_NUM_THREADS"] = str(args.threads)
     import torch
@@ -181,7 +183,7 @@ def main():
           f"torch {torch.__version__}", file=sys.stderr, flush=True)
     losses, times = run_steps(step, args.warmup, args.steps, "vit_peer")
     result = {"benchmark": "vit-train-step", "peer": "pytorch", "config": args.config, "kind": kind,
-              "threads": args.threads, "torch_version": torch.__version__, "batch_size": B,
+              "threads": args.threads, "torch_version": torch.__version__, **peer_allocator.describe(), "batch_size": B,
               "model": "timm VisionTransformer" if args.timm else "vit_peer.py", "depth": depth,
               "n_params": n_params, "warmup": args.warmup, "steps": args.steps, "losses": losses,
               "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,

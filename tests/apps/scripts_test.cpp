@@ -43,6 +43,7 @@ const std::map<std::string, Names> kScripts = {
     {"scripts/data/make-synthetic-corpus.py", {"corpus"}},
     {"scripts/bench/compare_attention.sh", {}},
     {"scripts/bench/setup-peers.sh", {}},
+    {"scripts/bench/sgemm_rate.py", {}},
     {"scripts/bench/attention_peer.py", {}},
     {"scripts/bench/attention_gpu_peer.py", {}},
     {"scripts/bench/attention_table.py", {"ours.json", "peer.json"}},
