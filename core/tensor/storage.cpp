@@ -40,9 +40,9 @@ void count_alloc(Device device, size_t nbytes) {
 }
 
 // Freed CPU blocks of kMinCached bytes and more are kept by size class and handed to the next
-// request of the same class. glibc serves such sizes with mmap and returns them with munmap, so
-// without this every step of a training run maps its activations afresh and page-faults on
-// each of their pages (docs/perf/cpu-allocator.md has the counts). A class is the request
+// request of the same class. glibc hands large freed blocks back to the kernel (munmap, or a
+// trim of the heap's top), so without this a training step maps much of its activations
+// afresh and page-faults on their pages (docs/perf/cpu-allocator.md has the counts). A class is the request
 // rounded up to an eighth of its power of two (at most 12.5% more than asked). Blocks beyond
 // kCacheLimit cached bytes go back to the system.
 class CpuBlockCache {

@@ -333,9 +333,10 @@ stage_peers() {
   for r in "${runs[@]}"; do
     IFS=: read -r model kind c p <<< "$r"
     name="peer-$model-$kind-$c-$p"
-    # Batches: the reference Fourier formula keeps a (B, H, N, N, d) tensor per layer for the
-    # backward, which at our batches (96 x 256 tokens, 256 images) needs more than the GPU's
-    # 139 GiB: its peers run smaller batches (throughput is still per token or image).
+    # Batches: the reference Fourier formula keeps (B, H, N, N, d) tensors per layer for the
+    # backward: at our batches one is 3.2 GB (LM-small, 96 x 256 tokens) or 7.6 GB (DeiT-tiny,
+    # 256 images), several per layer, 16 or 12 layers, which by that count exceeds the GPU's
+    # 139 GiB (an estimate, not a measured OOM): its peers run smaller batches.
     if [[ "$model" == deit-tiny ]]; then
       batch=256
       [[ "$kind" == fourier ]] && batch=32
