@@ -4,6 +4,7 @@
 //
 //   fourierformer-bench attention --kind fourier --shape 48,8,256,256,16 --causal
 //   fourierformer-bench attention --kind fourier_rf --features 256 --shape 48,8,256,256,16 --causal
+//   fourierformer-bench attention --kind rfa --features 256 --shape 48,8,256,256,16 --causal
 //   fourierformer-bench --device cuda --json out.json attention --shapes paper
 //   fourierformer-bench --threads 2 train --config configs/lm/brown-small-fourier.yaml --steps 20
 //   fourierformer-bench --precision bf16 train --config configs/lm/brown-small-softmax.yaml
@@ -48,10 +49,10 @@ using json = nlohmann::json;
 
 struct AttentionCase {
   std::string name;
-  std::string kind;  // softmax | fourier | fourier_rf
+  std::string kind;  // softmax | fourier | fourier_rf | rfa
   int64_t B, H, Nq, Nk, D;
   bool causal;
-  int64_t features = 256;  // fourier_rf: random frequencies m
+  int64_t features = 256;  // fourier_rf, rfa: random frequencies m
 };
 
 // The paper's shapes: LM small and medium (causal), DeiT-tiny (no mask), each kind.
@@ -105,14 +106,17 @@ json bench_attention(const AttentionCase& c, Device device, DType dtype, int war
     options.score = kernels::AttentionScore::Fourier;
     options.R = Tensor::full({1}, 2.0, DType::F32, device).set_requires_grad(true);
   }
-  // fourier_rf: the same kernel estimated with `features` frequencies (core/ops/linear_attention.h).
-  const Tensor freqs = c.kind == "fourier_rf" ? sinc_frequencies(c.features, c.D, options.p, gen.next(), DType::F32, device)
-                                              : Tensor();
+  // fourier_rf: the same kernel estimated with `features` frequencies; rfa: RFA's random-feature
+  // softmax with Gaussian frequencies (core/ops/linear_attention.h).
+  Tensor freqs;
+  if (c.kind == "fourier_rf") freqs = sinc_frequencies(c.features, c.D, options.p, gen.next(), DType::F32, device);
+  if (c.kind == "rfa") freqs = gaussian_frequencies(c.features, c.D, gen.next(), DType::F32, device);
   const LinearAttentionOptions rf_options{.causal = c.causal, .eps = options.eps};
   auto bhnd = [](const Tensor& x) { return permute(x, {0, 2, 1, 3}); };
   Tensor grad_out = Tensor::ones({c.B, c.H, c.Nq, c.D}, dtype, device);
   auto run = [&] {
     if (c.kind == "fourier_rf") return fourier_rf_attention(bhnd(q), bhnd(k), bhnd(v), freqs, options.R, rf_options);
+    if (c.kind == "rfa") return rfa_attention(bhnd(q), bhnd(k), bhnd(v), freqs, options.R, rf_options);
     return attention(bhnd(q), bhnd(k), bhnd(v), options);
   };
 
@@ -142,6 +146,7 @@ json bench_attention(const AttentionCase& c, Device device, DType dtype, int war
             {"shape", {c.B, c.H, c.Nq, c.Nk, c.D}}, {"causal", c.causal},
             {"forward_ms", fwd * 1e3}, {"forward_backward_ms", fwd_bwd * 1e3},
             {"peak_extra_bytes", peak_extra}};
+  if (c.kind == "fourier_rf" || c.kind == "rfa") r["features"] = c.features;
   if (c.kind == "softmax") {
     // 2 GEMM-like products forward (QK^T, PV), 5 backward: 4*D and 10*D flops per pair.
     r["forward_tflops"] = 4.0 * c.D * pairs / fwd / 1e12;
@@ -311,10 +316,10 @@ int main(int argc, char** argv) {
   auto* attn = app.add_subcommand("attention", "Fused attention forward and forward+backward");
   std::string kind = "fourier", shape_text = "48,8,256,256,16", shapes;
   bool causal = false;
-  auto* kind_opt = attn->add_option("--kind", kind, "softmax, fourier or fourier_rf")
-                      ->check(apps::cli::one_of({"softmax", "fourier", "fourier_rf"}));
+  auto* kind_opt = attn->add_option("--kind", kind, "softmax, fourier, fourier_rf or rfa")
+                      ->check(apps::cli::one_of({"softmax", "fourier", "fourier_rf", "rfa"}));
   int64_t features = 256;
-  attn->add_option("--features", features, "fourier_rf: random frequencies (default 256)")
+  attn->add_option("--features", features, "fourier_rf, rfa: random frequencies (default 256)")
       ->check(apps::cli::whole_number(1, 65536));
   auto* shape_opt = attn->add_option("--shape", shape_text, "B,H,Nq,Nk,D")
                         ->check(apps::cli::whole_numbers(5, 1, "B,H,Nq,Nk,D"));

@@ -105,7 +105,7 @@ LmTaskConfig parse_lm_config(const config::Section& root) {
   lm.mem_len = m.get<int64_t>("mem_len", 0, at_least(0));
   lm.init_std = m.get<double>("init_std", 0.02, positive());
   const Section a = m.section("attention");
-  lm.attention.kind = a.choice("kind", "softmax", {"softmax", "fourier", "fourier_rf"});
+  lm.attention.kind = a.choice("kind", "softmax", {"softmax", "fourier", "fourier_rf", "rfa"});
   lm.attention.p = a.get<int>("p", 4, between(2, 64));
   if (lm.attention.p % 2 != 0) a.fail("p", fmt::format("must be an even power, got {}", lm.attention.p));
   lm.attention.eps = a.get<double>("eps", 1e-6, non_negative());
@@ -124,8 +124,9 @@ LmTaskConfig parse_lm_config(const config::Section& root) {
   c.eval.sliding_window = e.get<bool>("sliding_window", false);
   c.eval.window_batch_size = e.get<int64_t>("window_batch_size", 32, at_least(1));
   c.eval.head_diversity_segments = e.get<int64_t>("head_diversity_segments", 0, at_least(0));
-  if (c.eval.head_diversity_segments > 0 && lm.attention.kind == "fourier_rf")
-    e.fail("head_diversity_segments", "needs attention maps, which fourier_rf attention never forms: expected 0");
+  if (c.eval.head_diversity_segments > 0 && lm.attention.is_random_feature())
+    e.fail("head_diversity_segments",
+           fmt::format("needs attention maps, which {} attention never forms: expected 0", lm.attention.kind));
   return c;
 }
 

@@ -164,14 +164,38 @@ Tensor linear_attention(const Tensor& phi_q, const Tensor& phi_k, const Tensor& 
   return linear_attention_impl(autocast_f32(phi_q), autocast_f32(phi_k), autocast_f32(v), options);
 }
 
-Tensor fourier_rf_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& freqs, const Tensor& R,
-                            const LinearAttentionOptions& options) {
-  FF_CHECK(q.dim() == 4 && freqs.dim() == 2 && freqs.size(1) == q.size(3),
-           "fourier_rf_attention needs q (B, H, N, D) and freqs (m, D), got {} and {}", q.str(), freqs.str());
-  FF_CHECK(R.defined() && (R.numel() == 1 || R.numel() == q.size(3)),
-           "fourier_rf_attention needs R with 1 or D={} values, got {}", q.size(3), R.defined() ? R.str() : "none");
+namespace {
+// linear_attention of the features of x (freqs * R)^T, the shared body of both kinds.
+Tensor random_feature_attention(const char* name, const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& freqs,
+                                const Tensor& R, const LinearAttentionOptions& options) {
+  FF_CHECK(q.dim() == 4 && freqs.dim() == 2 && freqs.size(1) == q.size(3), "{} needs q (B, H, N, D) and freqs (m, D), got {} and {}",
+           name, q.str(), freqs.str());
+  FF_CHECK(R.defined() && (R.numel() == 1 || R.numel() == q.size(3)), "{} needs R with 1 or D={} values, got {}", name,
+           q.size(3), R.defined() ? R.str() : "none");
   const Tensor w_t = transpose(mul(freqs, reshape(R, {1, R.numel()})), 0, 1);  // (D, m)
   return linear_attention(fourier_features(matmul(q, w_t)), fourier_features(matmul(k, w_t)), v, options);
+}
+}  // namespace
+
+Tensor fourier_rf_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& freqs, const Tensor& R,
+                            const LinearAttentionOptions& options) {
+  return random_feature_attention("fourier_rf_attention", q, k, v, freqs, R, options);
+}
+
+Tensor rfa_attention(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& freqs, const Tensor& R,
+                     const LinearAttentionOptions& options) {
+  return random_feature_attention("rfa_attention", unit_rows(q), unit_rows(k), v, freqs, R, options);
+}
+
+Tensor unit_rows(const Tensor& x) { return mul(x, rsqrt(add(sum(square(x), {-1}, true), 1e-12))); }
+
+Tensor gaussian_frequencies(int64_t m, int64_t D, kernels::PhiloxState state, DType dtype, Device device) {
+  FF_CHECK(m >= 1 && D >= 1, "gaussian_frequencies: m={} and D={} must be >= 1", m, D);
+  Generator gen;
+  gen.set_state(state);
+  Tensor w = Tensor::empty({m, D}, dtype, device);
+  normal_(w, 0.0, 1.0, gen);
+  return w;
 }
 
 Tensor sinc_frequencies(int64_t m, int64_t D, int p, kernels::PhiloxState state, DType dtype, Device device) {

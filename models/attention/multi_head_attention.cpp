@@ -17,8 +17,8 @@ uint64_t mix_key(uint64_t seed, uint64_t offset) {
 }  // namespace
 
 void validate(const AttentionConfig& c, const std::string& where) {
-  FF_USER_CHECK(c.kind == "softmax" || c.kind == "fourier" || c.kind == "fourier_rf",
-                "{}.kind: expected softmax, fourier or fourier_rf, got '{}'", where, c.kind);
+  FF_USER_CHECK(c.kind == "softmax" || c.kind == "fourier" || c.is_random_feature(),
+                "{}.kind: expected softmax, fourier, fourier_rf or rfa, got '{}'", where, c.kind);
   FF_USER_CHECK(c.p >= 2 && c.p % 2 == 0, "{}.p: expected an even power >= 2, got {}", where, c.p);
   FF_USER_CHECK(c.eps >= 0, "{}.eps: expected >= 0, got {}", where, c.eps);
   FF_USER_CHECK(c.R_init > 0, "{}.R_init: expected > 0, got {}", where, c.R_init);
@@ -33,18 +33,17 @@ MultiHeadAttention::MultiHeadAttention(int64_t d_model, int64_t n_head_, int64_t
     : n_head(n_head_), d_head(d_head_), config_(config) {
   validate(config, "attention");
   score_ = config.kind == "fourier" ? kernels::AttentionScore::Fourier : kernels::AttentionScore::Dot;
-  const bool sinc_kernel = config.kind == "fourier" || config.kind == "fourier_rf";
   q_net = register_module("q_net", std::make_shared<nn::Linear>(d_model, n_head * d_head, gen, bias, dtype));
   kv_net = register_module("kv_net", std::make_shared<nn::Linear>(d_model, 2 * n_head * d_head, gen, bias, dtype));
   o_net = register_module("o_net", std::make_shared<nn::Linear>(n_head * d_head, d_model, gen, bias, dtype));
-  if (sinc_kernel) {
+  if (config.has_R()) {
     R = Tensor::full({config.R_per_dim ? d_head : 1}, config.R_init, dtype);
     register_parameter("R", R);
   }
   if (is_random_feature()) {
     const kernels::PhiloxState layer = gen.next();  // one stream per layer, in construction order
     freq_seed_ = mix_key(layer.seed, layer.offset);
-    freqs = sinc_frequencies(config.features, d_head, config.p, {freq_seed_, 0}, dtype);
+    freqs = frequencies(0, dtype, Device::cpu());
     register_buffer("freqs", freqs);
   }
 }
@@ -55,10 +54,14 @@ void MultiHeadAttention::set_step(int64_t step) {
   if (period != period_) draw_frequencies(period);
 }
 
+Tensor MultiHeadAttention::frequencies(int64_t period, DType dtype, Device device) const {
+  const kernels::PhiloxState state{freq_seed_, uint64_t(period)};
+  if (config_.kind == "rfa") return gaussian_frequencies(config_.features, d_head, state, dtype, device);
+  return sinc_frequencies(config_.features, d_head, config_.p, state, dtype, device);
+}
+
 void MultiHeadAttention::draw_frequencies(int64_t period) {
-  const Tensor drawn = sinc_frequencies(config_.features, d_head, config_.p, {freq_seed_, uint64_t(period)},
-                                        freqs.dtype(), freqs.device());
-  copy_(freqs, drawn);
+  copy_(freqs, frequencies(period, freqs.dtype(), freqs.device()));
   period_ = period;
 }
 
@@ -75,10 +78,11 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& memory, bool c
   Tensor v = permute(select(kv, 2, 1), {0, 2, 1, 3});
 
   if (is_random_feature()) {
-    FF_USER_CHECK(maps == nullptr, "attention maps (eval.head_diversity_segments) are not available for fourier_rf "
-                                   "attention: it never forms the (T, M + T) weights");
+    FF_USER_CHECK(maps == nullptr, "attention maps (eval.head_diversity_segments) are not available for {} "
+                                   "attention: it never forms the (T, M + T) weights", config_.kind);
     LinearAttentionOptions o{.causal = causal, .eps = config_.eps, .floor = config_.den_floor};
-    Tensor out = fourier_rf_attention(q, k, v, freqs, R, o);  // (B, H, T, Dh) contiguous
+    // (B, H, T, Dh) contiguous
+    Tensor out = config_.kind == "rfa" ? rfa_attention(q, k, v, freqs, R, o) : fourier_rf_attention(q, k, v, freqs, R, o);
     return o_net->forward(reshape(permute(out, {0, 2, 1, 3}), {B, T, n_head * d_head}));
   }
 

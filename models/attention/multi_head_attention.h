@@ -1,6 +1,7 @@
 #pragma once
 // Multi-head attention with a softmax or a Fourier score (the paper's attention), exact or
-// estimated with random features (fourier_rf: linear in N), selected by config. Projections as in the reference Transformer-XL code: q from the segment, k and v
+// estimated with random features (fourier_rf: linear in N), or RFA's random-feature softmax
+// (rfa: linear in N), selected by config. Projections as in the reference Transformer-XL code: q from the segment, k and v
 // from [memory, segment] through one fused projection.
 //
 //   x: (B, T, d_model)   memory: (B, M, d_model) or undefined   ->   (B, T, d_model)
@@ -8,8 +9,9 @@
 // Parameters (checkpoint keys below the module's name):
 //   q_net.weight  (H*Dh, d_model)     kv_net.weight (2*H*Dh, d_model): k rows, then v rows
 //   o_net.weight  (d_model, H*Dh)     [.bias of each when `bias`]
-//   R             (1) or (Dh)         Fourier and fourier_rf: the learnable scale of the sinc argument
-//   freqs         (features, Dh)      fourier_rf only, a buffer: the random frequencies before R,
+//   R             (1) or (Dh)         fourier, fourier_rf: the learnable scale of the sinc argument;
+//                                     rfa: the learnable inverse width (R^2 the softmax temperature)
+//   freqs         (features, Dh)      fourier_rf and rfa, a buffer: the random frequencies before R,
 //                                     drawn from (seed, layer, step / redraw_interval)
 
 #include <memory>
@@ -22,14 +24,17 @@
 namespace ff::models {
 
 struct AttentionConfig {
-  std::string kind = "softmax";  // softmax | fourier | fourier_rf
+  std::string kind = "softmax";  // softmax | fourier | fourier_rf | rfa
   int p = 4;                     // Fourier: even power of sinc
   double eps = 1e-6;             // Fourier: the reference's denominator term
   double R_init = 2.0;           // Fourier: initial R (2.0 for the LM, 1.0 for DeiT)
   bool R_per_dim = false;        // Fourier: one R per head dimension instead of one per layer
-  int features = 256;            // fourier_rf: random frequencies m (2m features per token)
-  int64_t redraw_interval = 0;   // fourier_rf: new frequencies every this many steps; 0: fixed per run
-  double den_floor = 0.1;        // fourier_rf: |estimated kernel sum| kept >= this, sign kept
+  // fourier_rf and rfa (the random-feature kinds):
+  int features = 256;            // random frequencies m (2m features per token)
+  int64_t redraw_interval = 0;   // new frequencies every this many steps; 0: fixed per run
+  double den_floor = 0.1;        // |estimated kernel sum| kept >= this, sign kept
+  bool is_random_feature() const { return kind == "fourier_rf" || kind == "rfa"; }
+  bool has_R() const { return kind == "fourier" || is_random_feature(); }
 };
 
 // Checks the keys; throws ff::UserError naming `where` (a config path) otherwise.
@@ -45,25 +50,27 @@ class MultiHeadAttention : public nn::Module {
   Tensor forward(const Tensor& x, const Tensor& memory, bool causal, Tensor* maps = nullptr);
 
   bool is_fourier() const { return score_ == kernels::AttentionScore::Fourier; }
-  bool is_random_feature() const { return config_.kind == "fourier_rf"; }
+  bool is_random_feature() const { return config_.is_random_feature(); }
 
-  // fourier_rf with redraw_interval K > 0: the frequencies of training step `step` (0-based) are
+  // fourier_rf or rfa with redraw_interval K > 0: the frequencies of training step `step` (0-based) are
   // those of period step / K, drawn again when the period changes. Depends on nothing but
   // (seed, layer, step / K), so a resumed run draws what the uninterrupted one drew.
   void set_step(int64_t step);
 
   int64_t n_head, d_head;
   std::shared_ptr<nn::Linear> q_net, kv_net, o_net;
-  Tensor R;      // Fourier and fourier_rf
-  Tensor freqs;  // fourier_rf only
+  Tensor R;      // fourier, fourier_rf and rfa
+  Tensor freqs;  // fourier_rf and rfa
 
  private:
+  // The kind's (features, Dh) frequencies of redraw period `period`.
+  Tensor frequencies(int64_t period, DType dtype, Device device) const;
   void draw_frequencies(int64_t period);
 
   kernels::AttentionScore score_;
   AttentionConfig config_;
-  uint64_t freq_seed_ = 0;  // fourier_rf: the Philox key of this layer's frequencies
-  int64_t period_ = 0;      // fourier_rf: the redraw period `freqs` belongs to
+  uint64_t freq_seed_ = 0;  // random-feature kinds: the Philox key of this layer's frequencies
+  int64_t period_ = 0;      // random-feature kinds: the redraw period `freqs` belongs to
 };
 
 }  // namespace ff::models

@@ -37,8 +37,8 @@ void validate(const VitConfig& c, const std::string& where) {
   FF_USER_CHECK(c.mlp_ratio > 0 && static_cast<int64_t>(c.embed_dim * c.mlp_ratio) >= 1,
                 "{}.mlp_ratio: expected > 0, got {}", where, c.mlp_ratio);
   validate(c.attention, where + ".attention");
-  FF_USER_CHECK(c.attention.kind != "fourier_rf", "{}.attention.kind: expected softmax or fourier (fourier_rf is for the "
-                "language model only, so far), got '{}'", where, c.attention.kind);
+  FF_USER_CHECK(!c.attention.is_random_feature(), "{}.attention.kind: expected softmax or fourier (fourier_rf and rfa are "
+                "for the language model only, so far), got '{}'", where, c.attention.kind);
 }
 
 VitAttention::VitAttention(const VitConfig& c, Generator& gen, DType dtype)

@@ -273,10 +273,11 @@ TEST_CASE("apps: the apps wait passively in OpenMP unless the user chose a polic
 
 TEST_CASE("apps: LM resume is bit-exact (N steps + resume + N steps == 2N steps)", "[apps][lm]") {
   const fs::path corpus = make_corpus("resume-corpus");
-  // fourier_rf redrawing its frequencies every 3 steps: the resumed run (step 4, period 1) draws
-  // what the uninterrupted one drew.
+  // fourier_rf and rfa redrawing their frequencies every 3 steps: the resumed run (step 4,
+  // period 1) draws what the uninterrupted one drew.
   for (const std::string attention :
-       {"", " --set model.attention.kind=fourier_rf --set model.attention.features=8 --set model.attention.redraw_interval=3"}) {
+       {"", " --set model.attention.kind=fourier_rf --set model.attention.features=8 --set model.attention.redraw_interval=3",
+        " --set model.attention.kind=rfa --set model.attention.features=8 --set model.attention.redraw_interval=3"}) {
     INFO("attention:" << attention);
     const std::string common = app("fourierformer-train") + " --config configs/tests/lm-tiny-softmax.yaml --no-progress" +
                                " --set data.path=" + corpus.string() + attention +
@@ -341,7 +342,10 @@ TEST_CASE("apps: LM config errors stop with one line and exit code 2", "[apps][l
       {" --set model.d_model=wide", "'model.d_model'", "integer"},
       {" --set model.dropout=1.5", "'model.dropout'", "1.5"},
       {" --set model.attention.kind=cosine", "'model.attention.kind'", "fourier"},
-      {" --set model.attention.kind=rfa", "'model.attention.kind'", "fourier_rf"},
+      {" --set model.attention.kind=performer", "'model.attention.kind'", "fourier_rf, rfa"},
+      {" --set model.attention.kind=rfa --set model.attention.features=-3", "'model.attention.features'", "-3"},
+      {" --set model.attention.kind=rfa --set eval.head_diversity_segments=1", "'eval.head_diversity_segments'",
+       "which rfa attention never forms"},
       {" --set model.attention.kind=fourier_rf --set model.attention.features=0", "'model.attention.features'", "0"},
       {" --set model.attention.kind=fourier_rf --set model.attention.redraw_interval=-2",
        "'model.attention.redraw_interval'", "-2"},

@@ -1,10 +1,12 @@
-// Random-feature Fourier attention (core/ops/linear_attention.h): values against a materialised
+// Random-feature attention (core/ops/linear_attention.h): values against a materialised
 // reference, float64 gradient checks (features, linear attention, and q, k, v, R through the
-// frequencies), the normaliser on negative estimates, the 1/sqrt(m) convergence to the exact
-// Fourier attention, the frequency draws, and CUDA against CPU.
+// frequencies, for fourier_rf and rfa), the normaliser on negative estimates, the 1/sqrt(m)
+// convergence to the exact Fourier attention and (rfa) to the exact softmax, the frequency
+// draws, and CUDA against CPU.
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <functional>
 #include <vector>
 
 #include "core/ops/ops.h"
@@ -52,6 +54,40 @@ double max_diff(const std::vector<double>& x, const std::vector<double>& y) {
 }
 
 Tensor bnhd(const Tensor& x) { return permute(x, {0, 2, 1, 3}); }
+
+// The relative error of estimate(m, draw) against exact at m = 64, 256, 1024, 4096, averaged over
+// 6 draws each, must fall like a Monte Carlo estimate's: the least-squares slope of log(error)
+// against log(m) is -1/2, m = 4096 against m = 64 gives 1/8, and the last is small.
+void check_monte_carlo_rate(const char* label, const Tensor& exact,
+                            const std::function<Tensor(int64_t m, uint64_t draw)>& estimate) {
+  const double exact_norm = std::sqrt(sum(square(exact)).item());
+  std::vector<double> log_m, log_err;
+  for (int64_t m : {64, 256, 1024, 4096}) {
+    double err = 0;
+    const int draws = 6;
+    for (int s = 0; s < draws; ++s) err += std::sqrt(sum(square(sub(estimate(m, s), exact))).item()) / exact_norm / draws;
+    std::printf("%s m=%ld: relative error %.5f\n", label, long(m), err);
+    log_m.push_back(std::log(double(m)));
+    log_err.push_back(std::log(err));
+  }
+  double mx = 0, my = 0;
+  for (size_t i = 0; i < log_m.size(); ++i) {
+    mx += log_m[i] / log_m.size();
+    my += log_err[i] / log_m.size();
+  }
+  double sxy = 0, sxx = 0;
+  for (size_t i = 0; i < log_m.size(); ++i) {
+    sxy += (log_m[i] - mx) * (log_err[i] - my);
+    sxx += (log_m[i] - mx) * (log_m[i] - mx);
+  }
+  INFO(label << ": slope " << sxy / sxx);
+  CHECK(sxy / sxx == Approx(-0.5).margin(0.1));
+  const double ratio = std::exp(log_err.back() - log_err.front());
+  INFO("ratio " << ratio);
+  CHECK(ratio > 0.125 / 1.6);
+  CHECK(ratio < 0.125 * 1.6);
+  CHECK(std::exp(log_err.back()) < 0.05);
+}
 
 }  // namespace
 
@@ -208,41 +244,11 @@ TEST_CASE("Fourier random-feature attention: error against the exact kernel fall
     exact_options.causal = causal;
     exact_options.R = R;
     const Tensor exact = attention(q, k, v, exact_options);
-    const double exact_norm = std::sqrt(sum(square(exact)).item());
     LinearAttentionOptions o;
     o.causal = causal;
-    std::vector<double> log_m, log_err;
-    for (int64_t m : {64, 256, 1024, 4096}) {
-      double err = 0;
-      const int draws = 6;
-      for (int s = 0; s < draws; ++s) {
-        Tensor freqs = sinc_frequencies(m, 8, 4, {100, uint64_t(s)}, DType::F64);
-        Tensor diff = sub(fourier_rf_attention(q, k, v, freqs, R, o), exact);
-        err += std::sqrt(sum(square(diff)).item()) / exact_norm / draws;
-      }
-      std::printf("fourier_rf %s m=%ld: relative error %.5f\n", causal ? "causal" : "full", long(m), err);
-      log_m.push_back(std::log(double(m)));
-      log_err.push_back(std::log(err));
-    }
-    // Least-squares slope of log(error) against log(m): -1/2 for a Monte Carlo estimate.
-    double mx = 0, my = 0;
-    for (size_t i = 0; i < log_m.size(); ++i) {
-      mx += log_m[i] / log_m.size();
-      my += log_err[i] / log_m.size();
-    }
-    double sxy = 0, sxx = 0;
-    for (size_t i = 0; i < log_m.size(); ++i) {
-      sxy += (log_m[i] - mx) * (log_err[i] - my);
-      sxx += (log_m[i] - mx) * (log_m[i] - mx);
-    }
-    INFO("causal " << causal << " slope " << sxy / sxx);
-    CHECK(sxy / sxx == Approx(-0.5).margin(0.1));
-    // m = 4096 against m = 64: 1/8 for 1/sqrt(m).
-    const double ratio = std::exp(log_err.back() - log_err.front());
-    INFO("ratio " << ratio);
-    CHECK(ratio > 0.125 / 1.6);
-    CHECK(ratio < 0.125 * 1.6);
-    CHECK(std::exp(log_err.back()) < 0.05);
+    check_monte_carlo_rate(causal ? "fourier_rf causal" : "fourier_rf full", exact, [&](int64_t m, uint64_t draw) {
+      return fourier_rf_attention(q, k, v, sinc_frequencies(m, 8, 4, {100, draw}, DType::F64), R, o);
+    });
   }
 }
 
@@ -266,6 +272,77 @@ TEST_CASE("sinc frequencies: deterministic draws with the moments of a sum of p 
   double mc = 0;
   for (double e : x) mc += std::cos(0.7 * e) / x.size();
   CHECK(mc == Approx(std::pow(std::sin(0.7) / 0.7, 4)).margin(0.01));
+}
+
+TEST_CASE("RFA: float64 gradients for q, k, v and R", "[linear-attention-op][gradcheck][rfa]") {
+  for (bool per_dim : {false, true}) {
+    for (bool causal : {false, true}) {
+      INFO("per_dim " << per_dim << " causal " << causal);
+      Tensor q = random_tensor({1, 3, 2, 4}, 70), k = random_tensor({1, 5, 2, 4}, 71);
+      Tensor v = random_tensor({1, 5, 2, 4}, 72);
+      Tensor R = per_dim ? random_tensor({4}, 73, 0.8, 1.4) : Tensor::full({1}, 1.2, DType::F64);
+      Tensor freqs = gaussian_frequencies(16, 4, {3, 2}, DType::F64);
+      LinearAttentionOptions o;
+      o.causal = causal;
+      CHECK(gradcheck([o, freqs](const Inputs& x) { return rfa_attention(bnhd(x[0]), bnhd(x[1]), bnhd(x[2]), freqs, x[3], o); },
+                      {q, k, v, R}) == "");
+    }
+  }
+}
+
+TEST_CASE("RFA: the rows are normalised, so the scale of q and k does not matter", "[linear-attention-op][rfa]") {
+  Tensor q = random_tensor({1, 2, 6, 4}, 74), k = random_tensor({1, 2, 9, 4}, 75), v = random_tensor({1, 2, 9, 4}, 76);
+  Tensor R = Tensor::full({1}, 1.0, DType::F64);
+  Tensor freqs = gaussian_frequencies(32, 4, {7, 0}, DType::F64);
+  LinearAttentionOptions o;
+  o.causal = true;
+  const Tensor a = rfa_attention(q, k, v, freqs, R, o), b = rfa_attention(mul(q, 7.5), mul(k, 0.02), v, freqs, R, o);
+  // Equal up to the 1e-12 inside the square root (relative 1e-12 / |k|^2 at |k| ~ 0.02).
+  CHECK(testing::max_abs_diff(a, b) < 1e-8);
+  const std::vector<double> u = unit_rows(random_tensor({3, 5}, 77)).to_vector<double>();
+  for (int r = 0; r < 3; ++r) {
+    double n2 = 0;
+    for (int d = 0; d < 5; ++d) n2 += u[r * 5 + d] * u[r * 5 + d];
+    CHECK(n2 == Approx(1.0).epsilon(1e-10));
+  }
+}
+
+TEST_CASE("RFA: error against the exact softmax of R^2 q^ . k^ falls like 1/sqrt(m)", "[linear-attention-op][rfa]") {
+  // exp(-R^2 |q^ - k^|^2 / 2) = exp(-R^2) exp(R^2 q^ . k^) for unit rows: the normalised weights
+  // are softmax(R^2 q^ . k^), the dot-score attention of q^ and k^ at scale R^2. R = 1 keeps the
+  // kernel sums far from 0 (weights between e^-2 and 1).
+  Tensor q = random_tensor({1, 2, 32, 8}, 80), k = random_tensor({1, 2, 32, 8}, 81), v = random_tensor({1, 2, 32, 8}, 82);
+  const double R2 = 1.0;
+  Tensor R = Tensor::full({1}, std::sqrt(R2), DType::F64);
+  for (bool causal : {false, true}) {
+    AttentionOptions exact_options;
+    exact_options.causal = causal;
+    exact_options.scale = R2;
+    const Tensor exact = attention(unit_rows(q), unit_rows(k), v, exact_options);
+    LinearAttentionOptions o;
+    o.causal = causal;
+    check_monte_carlo_rate(causal ? "rfa causal" : "rfa full", exact, [&](int64_t m, uint64_t draw) {
+      return rfa_attention(q, k, v, gaussian_frequencies(m, 8, {200, draw}, DType::F64), R, o);
+    });
+  }
+}
+
+TEST_CASE("gaussian frequencies: deterministic standard normal draws", "[linear-attention-op][rfa]") {
+  const Tensor w = gaussian_frequencies(4096, 16, {5, 9}, DType::F64);
+  REQUIRE(w.shape() == Shape{4096, 16});
+  CHECK(testing::max_abs_diff(w, gaussian_frequencies(4096, 16, {5, 9}, DType::F64)) == 0.0);
+  CHECK(testing::max_abs_diff(w, gaussian_frequencies(4096, 16, {5, 10}, DType::F64)) > 1.0);
+  const std::vector<double> x = w.to_vector<double>();
+  double mean = 0, var = 0;
+  for (double e : x) mean += e / x.size();
+  for (double e : x) var += (e - mean) * (e - mean) / (x.size() - 1);
+  // 65536 draws: standard error of the mean 0.004, of the variance ~0.0055.
+  CHECK(std::fabs(mean) < 0.02);
+  CHECK(var == Approx(1.0).margin(0.025));
+  // E[cos(w t)] = exp(-t^2 / 2) at t = 0.9.
+  double mc = 0;
+  for (double e : x) mc += std::cos(0.9 * e) / x.size();
+  CHECK(mc == Approx(std::exp(-0.81 / 2)).margin(0.01));
 }
 
 TEST_CASE("CUDA linear attention matches the CPU, values and gradients", "[linear-attention-op][cuda]") {

@@ -156,7 +156,7 @@ TEST_CASE("MultiHeadAttention: parameter names and Fourier R", "[mha]") {
   CHECK(names == std::vector<std::string>{"R[4]", "q_net.weight[8, 8]", "kv_net.weight[16, 8]", "o_net.weight[8, 8]"});
   CHECK(mha.R.to_vector<float>() == std::vector<float>(4, 2.0f));
   config.kind = "cosine";
-  CHECK_THROWS_WITH(MultiHeadAttention(8, 2, 4, config, gen), Catch::Contains("softmax, fourier or fourier_rf"));
+  CHECK_THROWS_WITH(MultiHeadAttention(8, 2, 4, config, gen), Catch::Contains("softmax, fourier, fourier_rf or rfa"));
 }
 
 TEST_CASE("MultiHeadAttention: attention maps are causal distributions over memory + segment", "[mha]") {
@@ -252,6 +252,63 @@ TEST_CASE("MultiHeadAttention: fourier_rf with many features approaches the exac
   for (bool causal : {false, true}) {
     Tensor y_exact = exact.forward(x, Tensor(), causal), y_rf = rf.forward(x, Tensor(), causal);
     const double rel = std::sqrt(sum(square(sub(y_rf, y_exact))).item() / sum(square(y_exact)).item());
+    INFO("causal " << causal << " relative error " << rel);
+    CHECK(rel < 0.05);
+  }
+}
+
+TEST_CASE("MultiHeadAttention: rfa gradients, names and Gaussian frequencies", "[mha][rfa]") {
+  Generator gen(5);
+  AttentionConfig config;
+  config.kind = "rfa";
+  config.features = 16;
+  config.R_per_dim = true;
+  config.R_init = 1.0;
+  MultiHeadAttention mha(6, 2, 3, config, gen, /*bias=*/false, DType::F64);
+  std::vector<std::string> names, buffers;
+  for (auto& [name, t] : mha.named_parameters()) names.push_back(name + shape_str(t.shape()));
+  for (auto& [name, t] : mha.named_buffers()) buffers.push_back(name + shape_str(t.shape()));
+  CHECK(names == std::vector<std::string>{"R[3]", "q_net.weight[6, 6]", "kv_net.weight[12, 6]", "o_net.weight[6, 6]"});
+  CHECK(buffers == std::vector<std::string>{"freqs[16, 3]"});
+  CHECK(mha.is_random_feature());
+  // Rebuilt from the seed: the same frequencies; fourier_rf from the same key draws others (sums
+  // of uniforms, not normals).
+  Generator again(5), other(5);
+  MultiHeadAttention same(6, 2, 3, config, again, false, DType::F64);
+  CHECK(max_abs_diff(mha.freqs, same.freqs) == 0.0);
+  AttentionConfig sinc_config = config;
+  sinc_config.kind = "fourier_rf";
+  MultiHeadAttention sinc(6, 2, 3, sinc_config, other, false, DType::F64);
+  CHECK(max_abs_diff(mha.freqs, sinc.freqs) > 0.1);
+  Tensor x = random_tensor({2, 3, 6}, 1, -1, 1), memory = random_tensor({2, 2, 6}, 2, -1, 1);
+  CHECK(check_module(mha, x, memory, /*causal=*/true) == "");
+  CHECK(check_module(mha, x, memory, /*causal=*/false) == "");
+  Tensor maps;
+  CHECK_THROWS_WITH(mha.forward(x, memory, true, &maps), Catch::Contains("not available for rfa"));
+}
+
+TEST_CASE("MultiHeadAttention: rfa with many features approaches softmax attention of the unit rows", "[mha][rfa]") {
+  // Same projections from the same seed; R = 1, so rfa estimates softmax(q^ . k^) (scale 1).
+  AttentionConfig rfa_config;
+  rfa_config.kind = "rfa";
+  rfa_config.R_init = 1.0;
+  rfa_config.features = 8192;
+  Generator g(4);
+  MultiHeadAttention rfa(16, 2, 8, rfa_config, g, false, DType::F64);
+  Tensor x = random_tensor({2, 10, 16}, 5, -1, 1);
+  NoGradGuard no_grad;
+  const int64_t B = 2, T = 10;
+  Tensor q = permute(reshape(rfa.q_net->forward(x), {B, T, 2, 8}), {0, 2, 1, 3});
+  Tensor kv = reshape(rfa.kv_net->forward(x), {B, T, 2, 2, 8});
+  Tensor k = permute(select(kv, 2, 0), {0, 2, 1, 3}), v = permute(select(kv, 2, 1), {0, 2, 1, 3});
+  for (bool causal : {false, true}) {
+    AttentionOptions o;
+    o.causal = causal;
+    o.scale = 1.0;
+    Tensor heads = attention(unit_rows(q), unit_rows(k), v, o);
+    Tensor y_exact = rfa.o_net->forward(reshape(permute(heads, {0, 2, 1, 3}), {B, T, 16}));
+    Tensor y_rfa = rfa.forward(x, Tensor(), causal);
+    const double rel = std::sqrt(sum(square(sub(y_rfa, y_exact))).item() / sum(square(y_exact)).item());
     INFO("causal " << causal << " relative error " << rel);
     CHECK(rel < 0.05);
   }
