@@ -72,10 +72,12 @@ TEST_CASE("vit: deit_tiny_patch16_224 has timm's parameter names, shapes and cou
   CHECK(fourier.fourier_R() == std::vector<double>(12, 1.0));
 }
 
-TEST_CASE("vit: fourier_rf attention is refused with the key named", "[models][vit]") {
-  Generator gen(1);
-  CHECK_THROWS_WITH(VisionTransformer(tiny_config("fourier_rf"), gen),
-                    Catch::Contains("model.attention.kind: expected softmax or fourier"));
+TEST_CASE("vit: fourier_rf and rfa attention are refused with the key named", "[models][vit]") {
+  for (const char* kind : {"fourier_rf", "rfa"}) {
+    Generator gen(1);
+    CHECK_THROWS_WITH(VisionTransformer(tiny_config(kind), gen),
+                      Catch::Contains("model.attention.kind: expected softmax or fourier") && Catch::Contains(kind));
+  }
 }
 
 TEST_CASE("vit: initialisation as timm 0.3 (DeiT)", "[models][vit]") {
