@@ -30,10 +30,12 @@ template <typename A>
 FF_HD A smoothed_target(A q, A eps, int64_t C) {
   return (A(1) - eps) * q + eps / A(C);
 }
-// Hard-target loss from the row's lse, target logit and sum of logits.
+// Hard-target loss from the row's lse, target logit and sum of logits. Without smoothing the
+// sum is not used (a -inf logit elsewhere in the row must not make 0 * -inf = NaN).
 template <typename A>
 FF_HD A hard_cross_entropy(A lse, A x_target, A sum_x, A eps, int64_t C) {
-  return lse - ((A(1) - eps) * x_target + eps * sum_x / A(C));
+  const A smoothing = eps != A(0) ? eps * sum_x / A(C) : A(0);
+  return lse - ((A(1) - eps) * x_target + smoothing);
 }
 template <typename A>
 FF_HD A cross_entropy_grad(A x, A lse, A q_smoothed, A mass, A scale) {

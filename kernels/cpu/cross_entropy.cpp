@@ -1,5 +1,8 @@
 #include "kernels/cross_entropy.h"
 
+#include <type_traits>
+
+#include "kernels/cpu/row_exp.h"
 #include "kernels/softmax.h"
 
 namespace ff::kernels::cpu {
@@ -26,13 +29,24 @@ void cross_entropy_forward(Exec, const T* x, const I* target, T* loss, T* lse, T
 #pragma omp parallel for schedule(static) if (N * C > kParallelWork)
   for (int64_t i = 0; i < N; ++i) {
     const T* xr = x + i * C;
-    auto stats = OnlineSoftmax<double>::empty();
-    double sum_x = 0;
-    for (int64_t j = 0; j < C; ++j) {
-      stats.add(double(xr[j]));
-      sum_x += double(xr[j]);
+    double l = 0, sum_x = 0;
+    bool done = false;
+    if constexpr (std::is_same_v<T, float>) {  // vectorised, for rows with finite statistics
+      const row_exp::LogSumExp r = row_exp::log_sum_exp(xr, C, /*with_sum_x=*/eps != 0);
+      if (r.finite) {
+        l = r.value();
+        sum_x = r.sum_x;
+        done = true;
+      }
     }
-    const double l = stats.log_sum_exp();
+    if (!done) {
+      auto stats = OnlineSoftmax<double>::empty();
+      for (int64_t j = 0; j < C; ++j) {
+        stats.add(double(xr[j]));
+        sum_x += double(xr[j]);
+      }
+      l = stats.log_sum_exp();
+    }
     lse[i] = static_cast<T>(l);
     const int64_t t = static_cast<int64_t>(target[i]);
     if (t == ignore_index) {
@@ -79,6 +93,13 @@ void cross_entropy_backward(Exec, const T* x, const I* target, const T* lse, con
     }
     const T* xr = x + i * C;
     const double s = double(grad[i * grad_stride]), l = double(lse[i]);
+    if constexpr (std::is_same_v<T, float>) {
+      if (std::isfinite(l)) {  // s exp(x - lse) - s eps / C, then the target's (1 - eps) term
+        row_exp::scaled_exp(xr, dr, C, float(l), float(s), float(-s * smoothed_target(0.0, eps, C)));
+        dr[t] = static_cast<T>(cross_entropy_grad(double(xr[t]), l, smoothed_target(1.0, eps, C), 1.0, s));
+        continue;
+      }
+    }
     for (int64_t j = 0; j < C; ++j) {
       const double q = smoothed_target(j == t ? 1.0 : 0.0, eps, C);
       dr[j] = static_cast<T>(cross_entropy_grad(double(xr[j]), l, q, 1.0, s));

@@ -205,3 +205,57 @@ TEST_CASE("losses on CUDA match the CPU", "[loss][cuda]") {
     }
   }
 }
+
+TEST_CASE("cross_entropy in float matches double on wide rows, -inf, NaN and smoothing", "[loss]") {
+  // Float rows take the vectorised path (kernels/cpu/row_exp.h: chunks of 256, float lanes);
+  // C = 2002 and 4099 span several chunks and a partial last one. Row 1 holds -inf logits (they
+  // add nothing), row 2 a NaN (the exact path: NaN loss and gradient row), row 3 all -inf but
+  // the target's. Loss and gradient against the double kernel on the same values.
+  for (int64_t C : {3, 2002, 4099}) {
+    for (double smoothing : {0.0, 0.1}) {
+      INFO("C " << C << " smoothing " << smoothing);
+      const int64_t N = 6;
+      std::vector<double> xv = random_tensor({N, C}, 40 + C, -6.0, 6.0).to_vector<double>();
+      xv[1 * C + C - 1] = -INFINITY;
+      xv[1 * C + 0] = -INFINITY;
+      xv[2 * C + C - 1] = NAN;
+      for (int64_t j = 0; j < C; ++j) xv[3 * C + j] = j == 1 ? 2.0 : -INFINITY;
+      std::vector<int64_t> t{0, 1, 2, 1, C - 1, C / 3};
+      Tensor x64 = Tensor::from_vector<double>(xv, {N, C});
+      Tensor x32 = to_dtype(x64, DType::F32);  // the f32 values, compared in f64 below
+      Tensor x32_as64 = to_dtype(x32, DType::F64).detach().set_requires_grad(true);
+      x32.set_requires_grad(true);
+      Tensor l32 = cross_entropy(x32, ids(t), ce(Reduction::None, smoothing));
+      Tensor l64 = cross_entropy(x32_as64, ids(t), ce(Reduction::None, smoothing));
+      const std::vector<double> a = l32.to_vector<double>(), b = l64.to_vector<double>();
+      for (int64_t i = 0; i < N; ++i) {
+        INFO("row " << i);
+        if (i == 2) {  // the NaN row
+          CHECK(std::isnan(a[i]));
+          CHECK(std::isnan(b[i]));
+        } else if ((i == 1 || i == 3) && smoothing > 0) {  // -inf logits carry eps / C of the target
+          CHECK(a[i] == INFINITY);
+          CHECK(b[i] == INFINITY);
+        } else {
+          CHECK(std::isfinite(b[i]));
+          CHECK(a[i] == Approx(b[i]).epsilon(2e-6).margin(2e-6));
+        }
+      }
+      sum(l32).backward();
+      sum(l64).backward();
+      const std::vector<double> g32 = x32.grad().to_vector<double>(), g64 = x32_as64.grad().to_vector<double>();
+      for (int64_t i : {0, 4, 5}) {
+        for (int64_t j = 0; j < C; ++j) {
+          if (std::fabs(g32[i * C + j] - g64[i * C + j]) > 1e-6 * (1 + std::fabs(g64[i * C + j]))) {
+            FAIL_CHECK("row " << i << " col " << j << ": " << g32[i * C + j] << " vs " << g64[i * C + j]);
+            break;
+          }
+        }
+      }
+      // NaN row: NaN everywhere, as the double kernel.
+      CHECK(std::isnan(g32[2 * C]));
+      // Only the target is finite and largest in row 3 (smoothing 0): probability 1, gradient 0.
+      if (smoothing == 0) CHECK(a[3] == 0.0);
+    }
+  }
+}
