@@ -65,12 +65,18 @@ TEST_CASE("philox4x32-10 matches the Random123 known-answer vectors", "[random]"
 
 TEST_CASE("fills follow the documented counter layout", "[random]") {
   const PhiloxState state{0x0123456789abcdefull, 0xfedcba9876543210ull};
-  std::vector<float> got(11);
-  cpu::uniform(cpu::Exec{}, got.data(), got.size(), 0.0f, 1.0f, state);
-  for (uint64_t e = 0; e < got.size(); ++e) {
-    const philox::Block counter{{static_cast<uint32_t>(e / 4), 0u, 0x76543210u, 0xfedcba98u}};
-    const philox::Block r = philox::philox4x32_10(counter, 0x89abcdefu, 0x01234567u);
-    CHECK(got[e] == static_cast<float>(r.v[e % 4] >> 8) / 16777216.0f);
+  // 11: blocks one at a time; 4 * 8 * 3 + 7: three runs of 8 blocks in vector lanes and a tail.
+  for (size_t n : {11, 103}) {
+    std::vector<float> got(n);
+    cpu::uniform(cpu::Exec{}, got.data(), got.size(), 0.0f, 1.0f, state);
+    int wrong = 0;
+    for (uint64_t e = 0; e < got.size(); ++e) {
+      const philox::Block counter{{static_cast<uint32_t>(e / 4), 0u, 0x76543210u, 0xfedcba98u}};
+      const philox::Block r = philox::philox4x32_10(counter, 0x89abcdefu, 0x01234567u);
+      wrong += got[e] != static_cast<float>(r.v[e % 4] >> 8) / 16777216.0f;
+    }
+    INFO("n " << n);
+    CHECK(wrong == 0);
   }
 }
 
