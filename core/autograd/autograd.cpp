@@ -14,6 +14,39 @@ thread_local std::optional<DType> g_autocast;
 // Adds `g` into an accumulated gradient (out of place: `g` may alias another gradient).
 void accumulate(Tensor& acc, const Tensor& g) { acc = acc.defined() ? add(acc, g) : g; }
 
+// A gradient being summed during backward(). The first contribution is kept as it is (it may
+// alias a tensor another node returned or saved); once a sum has been made here the tensor is
+// owned by the walk, and later contributions are added into it in place.
+struct Sum {
+  Tensor t;
+  bool owned = false;
+};
+
+void accumulate(Sum& acc, const Tensor& g) {
+  if (!acc.t.defined()) {
+    acc.t = g;
+  } else if (acc.owned) {
+    add_(acc.t, g);
+  } else {
+    acc.t = add(acc.t, g);
+    acc.owned = true;
+  }
+}
+
+// Adds `g` into `window` of the sum of an input of shape `shape` (zero outside the window).
+void accumulate_window(Sum& acc, const Tensor& g, const Node::Window& w, const Shape& shape, DType dtype) {
+  if (!acc.t.defined()) {
+    acc.t = Tensor::zeros(shape, dtype, g.device());
+  } else if (!acc.owned) {
+    Tensor copy = Tensor::empty(shape, dtype, g.device());
+    copy_(copy, acc.t);
+    acc.t = copy;
+  }
+  acc.owned = true;
+  Tensor view = slice(acc.t, w.dim, w.start, w.end, w.step);
+  add_(view, g);
+}
+
 // Whether two tensors are the same elements of the same storage.
 bool same_elements(const Tensor& a, const Tensor& b) {
   return a.storage() == b.storage() && a.offset() == b.offset() && a.shape() == b.shape() && a.strides() == b.strides();
@@ -56,6 +89,13 @@ void record_op(Tensor& out, const char* name, const std::vector<Tensor>& inputs,
   meta->requires_grad = true;
   meta->grad_fn = std::move(node);
   out.set_autograd_meta(std::move(meta));
+}
+
+void set_gradient_window(Tensor& out, const Node::Window& window) {
+  if (!out.requires_grad() || out.is_leaf()) return;
+  Node& node = *out.autograd_meta()->grad_fn;
+  FF_CHECK(node.inputs.size() == 1, "set_gradient_window: {} has {} inputs, expected 1", node.name, node.inputs.size());
+  node.window = window;
 }
 
 void Tensor::backward(const Tensor& grad, bool retain_graph) const {
@@ -112,20 +152,22 @@ void Tensor::backward(const Tensor& grad, bool retain_graph) const {
   }
 
   // Walk in topological order: a node runs once all its consumers have added their gradients.
-  std::unordered_map<Node*, Tensor> grads;
-  grads[autograd_->grad_fn.get()] = root_grad;
+  std::unordered_map<Node*, Sum> grads;
+  grads[autograd_->grad_fn.get()].t = root_grad;
   std::vector<Node*> ready{autograd_->grad_fn.get()};
-  std::unordered_map<AutogradMeta*, Tensor> leaf_grads;
+  std::unordered_map<AutogradMeta*, Sum> leaf_grads;
   while (!ready.empty()) {
     Node* node = ready.back();
     ready.pop_back();
-    Tensor g_out = std::move(grads[node]);
+    Tensor g_out = std::move(grads[node].t);
     grads.erase(node);
     FF_CHECK(node->backward, "backward through {} a second time: its saved tensors were freed "
              "(pass retain_graph=true to the first backward)", node->name);
     std::vector<bool> needs(node->inputs.size());
     for (size_t i = 0; i < needs.size(); ++i) needs[i] = node->inputs[i] != nullptr;
-    Grads g_in = g_out.defined() ? node->backward(g_out, needs) : Grads(needs.size());
+    // A windowed view adds g_out into its input's sum below; other nodes run their closure.
+    const bool windowed = node->window.has_value();
+    Grads g_in = g_out.defined() && !windowed ? node->backward(g_out, needs) : Grads(needs.size());
     FF_CHECK(g_in.size() == needs.size(), "backward of {} returned {} gradients for {} inputs",
              node->name, g_in.size(), needs.size());
     if (!retain_graph) node->backward = nullptr;
@@ -134,16 +176,18 @@ void Tensor::backward(const Tensor& grad, bool retain_graph) const {
       const auto& in = node->inputs[i];
       if (!in) continue;
       if (g_in[i].defined()) check_grad(*node, i, g_in[i]);
-      if (Node* next = in->grad_fn.get()) {
-        if (g_in[i].defined()) accumulate(grads[next], g_in[i]);
+      Node* next = in->grad_fn.get();
+      Sum& acc = next ? grads[next] : leaf_grads[in.get()];
+      if (windowed && g_out.defined()) {
+        accumulate_window(acc, g_out, *node->window, node->input_shapes[i], node->input_dtypes[i]);
+      } else if (g_in[i].defined()) {
+        accumulate(acc, g_in[i]);
+      }
+      if (next) {
         if (--pending[next] == 0) ready.push_back(next);
-      } else {
-        Tensor& acc = leaf_grads[in.get()];
-        if (g_in[i].defined()) accumulate(acc, g_in[i]);
-        if (--leaf_pending[in.get()] == 0 && acc.defined()) {
-          finish_leaf(*in, std::move(acc));
-          leaf_grads.erase(in.get());
-        }
+      } else if (--leaf_pending[in.get()] == 0) {
+        if (acc.t.defined()) finish_leaf(*in, std::move(acc.t));
+        leaf_grads.erase(in.get());
       }
     }
   }

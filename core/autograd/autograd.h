@@ -30,6 +30,14 @@ struct Node {
   std::vector<Shape> input_shapes;                     // gradients must come back in these
   std::vector<DType> input_dtypes;                     // ... and in these dtypes
   BackwardFn backward;
+  // A view op of one input whose gradient is grad_out in elements [start, end) step `step` of
+  // dim `dim` and zero elsewhere (slice, narrow, select): backward() adds grad_out into that
+  // window of the input's summed gradient instead of calling `backward`, so no zero-filled
+  // input-sized tensor is made per view (set_gradient_window).
+  struct Window {
+    int64_t dim = 0, start = 0, end = 0, step = 1;
+  };
+  std::optional<Window> window;
 };
 
 struct AutogradMeta {
@@ -78,6 +86,10 @@ class AutocastGuard {
 // Records `out` as the result of op `name` over `inputs`. No-op when grad mode is off or no
 // input requires grad.
 void record_op(Tensor& out, const char* name, const std::vector<Tensor>& inputs, BackwardFn backward);
+
+// After record_op of a one-input view op: the input's gradient is out's gradient in `window`
+// of the input, zero elsewhere (Node::window). No-op when out has no history.
+void set_gradient_window(Tensor& out, const Node::Window& window);
 
 // Whether record_op would record for these inputs (lets an op skip saving tensors).
 bool any_requires_grad(const std::vector<Tensor>& inputs);

@@ -171,6 +171,9 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end, int64_t s
     copy_(window, g);
     return Grads{gx};
   });
+  // backward() adds the gradient into the window of x's summed gradient instead (the closure
+  // above is what it means).
+  set_gradient_window(out, {dim, start, end, step});
   return out;
 }
 

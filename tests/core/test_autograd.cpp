@@ -97,3 +97,33 @@ TEST_CASE("leaf gradients are contiguous even when the op hands back a broadcast
   CHECK(x.grad().is_contiguous());
   CHECK(x.grad().to_vector<double>() == std::vector<double>{4, 4, 4});
 }
+
+TEST_CASE("slice gradients add into windows of the input's summed gradient", "[autograd]") {
+  Tensor x = Tensor::from_vector<double>({1, 2, 3, 4, 5, 6}, {6}).set_requires_grad(true);
+  Tensor y = mul(x, 1.0);  // not a leaf: its summed gradient is the walk's, then x's
+  Tensor w0 = Tensor::from_vector<double>({1, 2, 3, 4, 5, 6}, {6});
+  Tensor w1 = Tensor::from_vector<double>({10, 20, 30}, {3});
+  Tensor w2 = Tensor::from_vector<double>({100, 200, 300}, {3});
+  // A full-size contribution, an overlapping window, a strided one and a select.
+  Tensor total = add(add(sum(mul(y, w0)), sum(mul(slice(y, 0, 1, 4), w1))),
+                     add(sum(mul(slice(y, 0, 0, 6, 2), w2)), mul(select(y, 0, 5), 7.0)));
+  total.backward();
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{101, 12, 223, 34, 305, 13});
+  // Windows straight into a leaf, twice over the same rows.
+  Tensor leaf = Tensor::zeros({4, 2}, DType::F64).set_requires_grad(true);
+  add(sum(slice(leaf, 0, 0, 3)), sum(mul(slice(leaf, 0, 2, 4), 2.0))).backward();
+  CHECK(leaf.grad().to_vector<double>() == std::vector<double>{1, 1, 1, 1, 3, 3, 2, 2});
+}
+
+TEST_CASE("a window never writes into a gradient another node handed on", "[autograd]") {
+  // concat's backward hands views of the root gradient to its inputs and clone passes its view
+  // on unchanged; the walk runs the clone first (the last input readied), so y's sum starts as
+  // a view of the caller's tensor: adding the slice's window must not write into it.
+  Tensor x = Tensor::from_vector<double>({1, 2, 3}, {3}).set_requires_grad(true);
+  Tensor y = mul(x, 1.0);
+  Tensor root = concat({slice(y, 0, 1, 3), clone(y)}, 0);
+  Tensor g = Tensor::from_vector<double>({40, 50, 1, 2, 3}, {5});
+  root.backward(g);
+  CHECK(x.grad().to_vector<double>() == std::vector<double>{1, 42, 53});
+  CHECK(g.to_vector<double>() == std::vector<double>{40, 50, 1, 2, 3});
+}
