@@ -158,6 +158,18 @@ json bench_attention(const AttentionCase& c, Device device, DType dtype, int war
   return r;
 }
 
+// fp32 GEMM rate of the device in GFLOP/s: 2048^3 through matmul, the median of 5 after one warm-up.
+double sgemm_gflops(Device device) {
+  const int64_t n = 2048;
+  Generator gen(7);
+  Tensor a = Tensor::empty({n, n}, DType::F32, device), b = Tensor::empty({n, n}, DType::F32, device);
+  uniform_(a, -1.0, 1.0, gen);
+  uniform_(b, -1.0, 1.0, gen);
+  NoGradGuard no_grad;
+  const double seconds = median_seconds(device, 1, 5, [&] { matmul(a, b); });
+  return 2.0 * double(n) * n * n / seconds / 1e9;
+}
+
 // Training throughput of a config: the trainer's own step (forward, backward, clipping,
 // optimizer), timed after warm-up, with peak memory over the timed steps.
 json bench_train(const std::string& config_path, const std::vector<std::string>& overrides,
@@ -186,18 +198,25 @@ json bench_train(const std::string& config_path, const std::vector<std::string>&
   const double units_before = trainer.units_processed();
   size_t base = memory_stats(device).current;
   reset_peak_memory(device);
+  reset_model_flops();
   auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < steps; ++i) trainer.train_step();
   synchronize(device);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  const double units = trainer.units_processed() - units_before;
+  const double units = trainer.units_processed() - units_before, flops = model_flops();
+  const size_t peak_extra = memory_stats(device).peak - base;
   std::filesystem::remove_all(work_dir);
+  // The ceiling the model FLOP rate is held against: an fp32 GEMM on the same device, now.
+  const double sgemm = sgemm_gflops(device);
+  const double model_gflops = flops / seconds / 1e9;
   return {{"config", config_path},     {"device", device.str()},          {"precision", cfg.precision},
           {"steps", steps},
           {"warmup", warmup},          {"units", task->unit()},           {"units_per_step", units / steps},
           {"step_ms", seconds / steps * 1e3}, {"units_per_s", units / seconds}, {"last_loss", trainer.last_loss()},
           {"parameters", task->model().num_parameters()},
-          {"peak_extra_bytes", memory_stats(device).peak - base}};
+          {"peak_extra_bytes", peak_extra},
+          {"model_gflop_per_step", flops / steps / 1e9}, {"model_gflops", model_gflops},
+          {"sgemm_gflops", sgemm},     {"sgemm_fraction", model_gflops / sgemm}};
 }
 
 // Decode + augment throughput: DeiT's train (or eval) transform on an ImageFolder split through
@@ -438,6 +457,9 @@ int main(int argc, char** argv) {
                   r["units"].get<std::string>().c_str(), r["step_ms"].get<double>(), r["units_per_step"].get<double>(),
                   r["units"].get<std::string>().c_str(), r["peak_extra_bytes"].get<double>() / 1e6,
                   omp_get_max_threads());
+      std::printf("model FLOPs: %.2f GFLOP/step, %.1f GFLOP/s = %.1f%% of an fp32 SGEMM's %.1f GFLOP/s measured now\n",
+                  r["model_gflop_per_step"].get<double>(), r["model_gflops"].get<double>(),
+                  100.0 * r["sgemm_fraction"].get<double>(), r["sgemm_gflops"].get<double>());
       json report = {{"benchmark", "train"}, {"version", train::version_string()}, {"threads", omp_get_max_threads()},
                      {"results", json::array({r})}};
       if (!json_path.empty()) {

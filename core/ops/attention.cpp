@@ -1,10 +1,12 @@
 #include "core/ops/attention.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/autograd/autograd.h"
 #include "core/ops/autocast.h"
 #include "core/ops/dispatch.h"
+#include "core/ops/flops.h"
 #include "core/ops/view.h"
 
 namespace ff {
@@ -66,6 +68,14 @@ void check_inputs(const Tensor& q, const Tensor& k, const Tensor& v, const Atten
   }
 }
 
+// (query, key) pairs the kernel scores: causal rows see clamp(i + Nk - Nq + 1, 0, Nk) keys.
+double visible_pairs(int64_t B, int64_t H, int64_t Nq, int64_t Nk, bool causal) {
+  if (!causal) return double(B) * H * Nq * Nk;
+  double pairs = 0;
+  for (int64_t i = 0; i < Nq; ++i) pairs += double(std::clamp<int64_t>(i + Nk - Nq + 1, 0, Nk));
+  return double(B) * H * pairs;
+}
+
 Tensor attention_impl(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const AttentionOptions& options,
                       Tensor* probs) {
   if (computes_in_f32<kAttentionDTypes>(q_in)) {
@@ -88,12 +98,15 @@ Tensor attention_impl(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in
     if (probs) params.probs = probs->data<T>();
     attention_forward<T>(exec, params);
   });
+  const bool dot = options.score != AttentionScore::Fourier;
+  const double pairs = visible_pairs(B, H, Nq, Nk, options.causal);
+  add_model_flops((dot ? 4.0 : 2.0) * double(D) * pairs);
 
   std::vector<Tensor> inputs{q, k, v};
   if (options.score == AttentionScore::Fourier) inputs.push_back(options.R);
   if (!any_requires_grad(inputs)) return out;
   record_op(out, "attention", inputs,
-            [q = q.detach(), k = k.detach(), v = v.detach(), R, out_saved = out.detach(), lse, options](
+            [q = q.detach(), k = k.detach(), v = v.detach(), R, out_saved = out.detach(), lse, options, dot, pairs](
                 const Tensor& g_in, const std::vector<bool>& needs) {
               Tensor g = unit_last_stride(g_in);
               const int64_t B = q.size(0), H = q.size(1), Nq = q.size(2), Nk = k.size(2), D = q.size(3);
@@ -114,6 +127,7 @@ Tensor attention_impl(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in
                 if (dR.defined() && needs.size() > 3 && needs[3]) bp.dR = dR.data<T>();
                 attention_backward<T>(exec, bp);
               });
+              add_model_flops((dot ? 8.0 : 4.0) * double(D) * pairs);
               Grads grads{needs[0] ? dq : Tensor(), needs[1] ? dk : Tensor(), needs[2] ? dv : Tensor()};
               if (needs.size() > 3) grads.push_back(needs[3] ? dR : Tensor());
               return grads;

@@ -3,6 +3,7 @@
 #include "core/autograd/autograd.h"
 #include "core/ops/autocast.h"
 #include "core/ops/dispatch.h"
+#include "core/ops/flops.h"
 #include "core/ops/linalg.h"
 #include "core/ops/view.h"
 #include "kernels/conv.h"
@@ -22,7 +23,9 @@ Tensor conv2d_patch_kernel(const Tensor& x_in, const Tensor& w_in, const Tensor&
                                   .x = x.data<T>(), .w = w.data<T>(), .b = data_or_null<T>(b), .y = y.data<T>()};
     conv2d_patch_forward<T>(exec, p);
   });
-  record_op(y, "conv2d_patch", {x_in, w_in, b_in}, [x, w, has_bias = b.defined(), B, C, H, W, E, P](
+  const double flops = 2.0 * double(B) * double(H * W) * double(E) * double(C);  // a GEMM per patch row
+  add_model_flops(flops);
+  record_op(y, "conv2d_patch", {x_in, w_in, b_in}, [x, w, has_bias = b.defined(), B, C, H, W, E, P, flops](
                                                         const Tensor& g_in, const std::vector<bool>& needs) {
     const Tensor g = contiguous_raw(g_in);
     Tensor dx = needs[0] ? Tensor::empty(x.shape(), x.dtype(), x.device()) : Tensor();
@@ -34,6 +37,7 @@ Tensor conv2d_patch_kernel(const Tensor& x_in, const Tensor& w_in, const Tensor&
                                     .dw = data_or_null<T>(dw), .db = data_or_null<T>(db)};
       conv2d_patch_backward<T>(exec, p);
     });
+    add_model_flops((needs[0] ? flops : 0.0) + (needs[1] ? flops : 0.0));
     return Grads{dx, dw, db};
   });
   return y;

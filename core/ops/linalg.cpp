@@ -8,6 +8,7 @@
 #include "core/ops/elementwise.h"
 #include "core/ops/reduce.h"
 #include "core/ops/view.h"
+#include "core/ops/flops.h"
 #include "kernels/gemm.h"
 
 namespace ff {
@@ -116,10 +117,13 @@ bool uniform_step(const std::vector<int64_t>& offsets, int64_t* step) {
   return true;
 }
 
-// One kernels::gemm call (nothing to do for an empty product).
+// One kernels::gemm call (nothing to do for an empty product), counted in core/ops/flops.h.
 template <typename T, typename Exec>
 void run_gemm(Exec exec, const kernels::GemmParams<T>& p) {
-  if (p.batch > 0 && p.M > 0 && p.N > 0) gemm<T>(exec, p);
+  if (p.batch > 0 && p.M > 0 && p.N > 0) {
+    gemm<T>(exec, p);
+    add_model_flops(2.0 * double(p.batch) * double(p.M) * double(p.N) * double(p.K));
+  }
 }
 
 // C = beta * C, for empty products (K == 0).

@@ -6,6 +6,7 @@
 #include "core/ops/autocast.h"
 #include "core/ops/dispatch.h"
 #include "core/ops/elementwise.h"
+#include "core/ops/flops.h"
 #include "core/ops/linalg.h"
 #include "core/ops/reduce.h"
 #include "core/ops/view.h"
@@ -60,6 +61,8 @@ void prefix_attention_raw(const Tensor& a, const Tensor& b, const Tensor& c, Ten
     p.workspace = data_or_null<T>(workspace);
     prefix_attention<T>(exec, p);
   });
+  add_model_flops(2.0 * double(a.size(0) * a.size(1)) * double(a.size(3)) * double(c.size(3)) *
+                  double(a.size(2) + b.size(2)));
 }
 
 Tensor fourier_features_impl(const Tensor& theta_in) {
