@@ -16,3 +16,4 @@
 #include "core/ops/embedding.h"
 #include "core/ops/conv.h"
 #include "core/ops/linear_attention.h"
+#include "core/ops/flt_attention.h"
