@@ -191,7 +191,7 @@ TEST_CASE("apps: an image run resumed mid-epoch with other loader threads contin
         read_text(resumed / "checkpoints/step-000012/model.safetensors"));
 }
 
-TEST_CASE("apps: the flt ViT config trains; its attention keys are checked with the key named, exit 2",
+TEST_CASE("apps: the flt ViT config trains, and its attention keys are checked with the key named, exit 2",
           "[apps][image][flt]") {
   const fs::path data = fmnist_subset("fmnist-flt");
   const std::string base = app("fourierformer-train") + " --config configs/vit/vit-fmnist-flt.yaml --no-progress" +
