@@ -27,8 +27,10 @@ Tensor spectral_mixture_weights(const SpectralMixture& g, const Tensor& freqs) {
            "got freqs {}",
            g.logits.str(), g.means.str(), g.log_scales.str(), freqs.str());
   const int64_t d = freqs.size(1), s = freqs.size(0);
-  // log N(w; mu_k, sigma_k^2 I) - log N(w; 0, I), without the (2 pi)^(-d/2) both share:
-  //   -|w - mu_k|^2 / (2 sigma_k^2) - d log sigma_k + |w|^2 / 2        (H, K, s)
+  // a_k = log(pi_k N(w; mu_k, sigma_k^2 I)) and log p(w) = log N(w; 0, I), both without the
+  // (2 pi)^(-d/2) they share:
+  //   a_k = log pi_k - d log sigma_k - |w - mu_k|^2 / (2 sigma_k^2)      (H, K, s)
+  //   log p = -|w|^2 / 2                                               (1, s)
   const Tensor diff = sub(unsqueeze(unsqueeze(freqs, 0), 0), unsqueeze(g.means, 2));  // (H, K, s, d)
   const Tensor inv_var = unsqueeze(exp(mul(g.log_scales, -2.0)), 2);                  // (H, K, 1)
   const Tensor log_pi = unsqueeze(log_softmax(g.logits, 1), 2);                       // (H, K, 1)
