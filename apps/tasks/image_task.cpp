@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 
+#include "apps/tasks/attention_config.h"
 #include "core/autograd/autograd.h"
 #include "core/dist/communicator.h"
 #include "core/ops/ops.h"
@@ -99,12 +100,7 @@ ImageTaskConfig parse_image_config(const config::Section& root) {
   vit.drop_path = m.get<double>("drop_path", vit.drop_path, probability());
   vit.init_std = m.get<double>("init_std", vit.init_std, positive());
   const Section a = m.section("attention");
-  vit.attention.kind = a.choice("kind", vit.attention.kind, {"softmax", "fourier"});
-  vit.attention.p = a.get<int>("p", vit.attention.p, between(2, 64));
-  if (vit.attention.p % 2 != 0) a.fail("p", fmt::format("must be an even power, got {}", vit.attention.p));
-  vit.attention.eps = a.get<double>("eps", vit.attention.eps, non_negative());
-  vit.attention.R_init = a.get<double>("R_init", vit.attention.R_init, positive());
-  vit.attention.R_per_dim = a.get<bool>("R_per_dim", vit.attention.R_per_dim);
+  vit.attention = parse_attention_config(a, vit.attention, {"softmax", "fourier", "flt"});
 
   // The transforms: sizes follow the model; the rest per key, switchable.
   const bool grey = data.format == "idx";
@@ -144,6 +140,10 @@ ImageTaskConfig parse_image_config(const config::Section& root) {
   const Section ev_section = root.section("eval");
   c.eval.batch_size = ev_section.get<int64_t>("batch_size", c.eval.batch_size, at_least(1));
   c.eval.head_diversity_segments = ev_section.get<int64_t>("head_diversity_segments", 0, at_least(0));
+  if (c.eval.head_diversity_segments > 0 && vit.attention.is_linear())
+    ev_section.fail("head_diversity_segments",
+                    fmt::format("needs attention maps, which {} attention never forms: expected 0",
+                                vit.attention.kind));
   return c;
 }
 
@@ -194,6 +194,7 @@ class ImageTask : public train::Task {
 
   nn::Module& model() override { return *model_; }
   std::string unit() const override { return "images"; }
+  void begin_step(int64_t step) override { model_->set_step(step); }
   int64_t batches_per_epoch() const override { return loader_ ? loader_->batches_per_epoch() : 0; }
   int64_t global_batch_size() const override { return cfg_.data.batch_size; }
 

@@ -8,7 +8,7 @@
 //          scaled_decode, repeated_aug, repeats, valid_size (idx), label_smoothing,
 //          train_transform.{...}, eval_transform.{...}, mixup.{...}
 //   model: image_size, patch_size, embed_dim, depth, num_heads, mlp_ratio, qkv_bias, dropout,
-//          drop_path, init_std, attention.{kind, p, eps, R_init, R_per_dim}
+//          drop_path, init_std, attention.* (apps/tasks/attention_config.h)
 //          (in_chans and num_classes come from the data)
 //   eval:  batch_size, head_diversity_segments (images)
 //

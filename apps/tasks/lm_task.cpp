@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <optional>
 
+#include "apps/tasks/attention_config.h"
 #include "core/autograd/autograd.h"
 #include "core/dist/communicator.h"
 #include "core/ops/ops.h"
@@ -105,15 +106,9 @@ LmTaskConfig parse_lm_config(const config::Section& root) {
   lm.mem_len = m.get<int64_t>("mem_len", 0, at_least(0));
   lm.init_std = m.get<double>("init_std", 0.02, positive());
   const Section a = m.section("attention");
-  lm.attention.kind = a.choice("kind", "softmax", {"softmax", "fourier", "fourier_rf", "rfa"});
-  lm.attention.p = a.get<int>("p", 4, between(2, 64));
-  if (lm.attention.p % 2 != 0) a.fail("p", fmt::format("must be an even power, got {}", lm.attention.p));
-  lm.attention.eps = a.get<double>("eps", 1e-6, non_negative());
-  lm.attention.R_init = a.get<double>("R_init", 2.0, positive());
-  lm.attention.R_per_dim = a.get<bool>("R_per_dim", false);
-  lm.attention.features = a.get<int>("features", lm.attention.features, at_least(1));
-  lm.attention.redraw_interval = a.get<int64_t>("redraw_interval", 0, at_least(0));
-  lm.attention.den_floor = a.get<double>("den_floor", lm.attention.den_floor, positive());
+  models::AttentionConfig lm_defaults;
+  lm_defaults.R_init = 2.0;
+  lm.attention = parse_attention_config(a, lm_defaults, {"softmax", "fourier", "fourier_rf", "rfa", "flt"});
   if (lm.d_model % 2 != 0) m.fail("d_model", fmt::format("must be even (sinusoidal positions), got {}", lm.d_model));
   for (size_t i = 1; i < lm.cutoffs.size(); ++i)
     if (lm.cutoffs[i] <= lm.cutoffs[i - 1]) m.fail("cutoffs", "must be ascending");
@@ -124,7 +119,7 @@ LmTaskConfig parse_lm_config(const config::Section& root) {
   c.eval.sliding_window = e.get<bool>("sliding_window", false);
   c.eval.window_batch_size = e.get<int64_t>("window_batch_size", 32, at_least(1));
   c.eval.head_diversity_segments = e.get<int64_t>("head_diversity_segments", 0, at_least(0));
-  if (c.eval.head_diversity_segments > 0 && lm.attention.is_random_feature())
+  if (c.eval.head_diversity_segments > 0 && lm.attention.is_linear())
     e.fail("head_diversity_segments",
            fmt::format("needs attention maps, which {} attention never forms: expected 0", lm.attention.kind));
   return c;

@@ -6,7 +6,7 @@
 // Config sections it reads (every key in docs/configs.md, "Language model"):
 //   data:  path, batch_size, tgt_len, cache
 //   model: n_layer, d_model, n_head, d_head, d_inner, dropout, cutoffs, mem_len, init_std,
-//          attention.{kind, p, eps, R_init, R_per_dim}
+//          attention.* (apps/tasks/attention_config.h)
 //   eval:  tgt_len, batch_size, sliding_window, window_batch_size, head_diversity_segments
 //
 // Training batches come from LmStreamIterator (Transformer-XL's columns); the data state in

@@ -17,3 +17,4 @@
 #include "core/ops/conv.h"
 #include "core/ops/linear_attention.h"
 #include "core/ops/flops.h"
+#include "core/ops/flt_attention.h"

@@ -27,6 +27,16 @@ class Generator {
   kernels::PhiloxState state_;
 };
 
+// A Philox key of its own for a stream taken from `state` (splitmix64's finaliser: distinct
+// states give unrelated keys). Random-feature layers draw their frequencies from
+// (stream_key(gen.next()), counter), so a draw depends on the layer and the counter only.
+inline uint64_t stream_key(kernels::PhiloxState state) {
+  uint64_t x = state.seed ^ (0x9E3779B97F4A7C15ull * (state.offset + 1));
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
 // In-place random fills (never recorded by autograd). x must be contiguous f32 or f64.
 void uniform_(Tensor& x, double lo, double hi, Generator& gen);
 void normal_(Tensor& x, double mean, double std, Generator& gen);

@@ -4,21 +4,11 @@
 
 namespace ff::models {
 
-namespace {
-
-// splitmix64's finaliser: distinct (seed, offset) pairs give unrelated Philox keys.
-uint64_t mix_key(uint64_t seed, uint64_t offset) {
-  uint64_t x = seed ^ (0x9E3779B97F4A7C15ull * (offset + 1));
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
+int default_features(const std::string& kind) { return kind == "flt" ? 32 : 256; }
 
 void validate(const AttentionConfig& c, const std::string& where) {
-  FF_USER_CHECK(c.kind == "softmax" || c.kind == "fourier" || c.is_random_feature(),
-                "{}.kind: expected softmax, fourier, fourier_rf or rfa, got '{}'", where, c.kind);
+  FF_USER_CHECK(c.kind == "softmax" || c.kind == "fourier" || c.is_linear(),
+                "{}.kind: expected softmax, fourier, fourier_rf, rfa or flt, got '{}'", where, c.kind);
   FF_USER_CHECK(c.p >= 2 && c.p % 2 == 0, "{}.p: expected an even power >= 2, got {}", where, c.p);
   FF_USER_CHECK(c.eps >= 0, "{}.eps: expected >= 0, got {}", where, c.eps);
   FF_USER_CHECK(c.R_init > 0, "{}.R_init: expected > 0, got {}", where, c.R_init);
@@ -26,6 +16,15 @@ void validate(const AttentionConfig& c, const std::string& where) {
   FF_USER_CHECK(c.redraw_interval >= 0, "{}.redraw_interval: expected >= 0 (0: fixed per run), got {}", where,
                 c.redraw_interval);
   FF_USER_CHECK(c.den_floor > 0, "{}.den_floor: expected > 0, got {}", where, c.den_floor);
+  FF_USER_CHECK(c.position_features >= 1, "{}.position_features: expected >= 1, got {}", where, c.position_features);
+  FF_USER_CHECK(c.components >= 1, "{}.components: expected >= 1, got {}", where, c.components);
+}
+
+FltConfig flt_config(const AttentionConfig& c) {
+  return {.features = c.features,
+          .position_features = c.position_features,
+          .components = c.components,
+          .redraw_interval = c.redraw_interval};
 }
 
 MultiHeadAttention::MultiHeadAttention(int64_t d_model, int64_t n_head_, int64_t d_head_,
@@ -41,14 +40,17 @@ MultiHeadAttention::MultiHeadAttention(int64_t d_model, int64_t n_head_, int64_t
     register_parameter("R", R);
   }
   if (is_random_feature()) {
-    const kernels::PhiloxState layer = gen.next();  // one stream per layer, in construction order
-    freq_seed_ = mix_key(layer.seed, layer.offset);
+    freq_seed_ = stream_key(gen.next());  // one stream per layer, in construction order
     freqs = frequencies(0, dtype, Device::cpu());
     register_buffer("freqs", freqs);
   }
+  if (config.kind == "flt")
+    flt = register_module(
+        "flt", std::make_shared<FourierLearnerAttention>(n_head, d_head, 1, flt_config(config), gen, dtype));
 }
 
 void MultiHeadAttention::set_step(int64_t step) {
+  if (flt) flt->set_step(step);
   if (!is_random_feature() || config_.redraw_interval == 0) return;
   const int64_t period = step / config_.redraw_interval;
   if (period != period_) draw_frequencies(period);
@@ -77,12 +79,20 @@ Tensor MultiHeadAttention::forward(const Tensor& x, const Tensor& memory, bool c
   Tensor k = permute(select(kv, 2, 0), {0, 2, 1, 3});
   Tensor v = permute(select(kv, 2, 1), {0, 2, 1, 3});
 
-  if (is_random_feature()) {
+  if (config_.is_linear()) {
     FF_USER_CHECK(maps == nullptr, "attention maps (eval.head_diversity_segments) are not available for {} "
                                    "attention: it never forms the (T, M + T) weights", config_.kind);
     LinearAttentionOptions o{.causal = causal, .eps = config_.eps, .floor = config_.den_floor};
-    // (B, H, T, Dh) contiguous
-    Tensor out = config_.kind == "rfa" ? rfa_attention(q, k, v, freqs, R, o) : fourier_rf_attention(q, k, v, freqs, R, o);
+    Tensor out;  // (B, H, T, Dh) contiguous
+    if (flt) {
+      // Memory keys first: key j at position j, query t at M + t.
+      const Tensor& pos = flt->positions(false, Nk, q.dtype(), q.device());
+      out = flt->forward(q, k, v, narrow(pos, 0, Nk - T, T), pos, o);
+    } else if (config_.kind == "rfa") {
+      out = rfa_attention(q, k, v, freqs, R, o);
+    } else {
+      out = fourier_rf_attention(q, k, v, freqs, R, o);
+    }
     return o_net->forward(reshape(permute(out, {0, 2, 1, 3}), {B, T, n_head * d_head}));
   }
 

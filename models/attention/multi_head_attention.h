@@ -1,8 +1,9 @@
 #pragma once
 // Multi-head attention with a softmax or a Fourier score (the paper's attention), exact or
-// estimated with random features (fourier_rf: linear in N), or RFA's random-feature softmax
-// (rfa: linear in N), selected by config. Projections as in the reference Transformer-XL code: q from the segment, k and v
-// from [memory, segment] through one fused projection.
+// estimated with random features (fourier_rf: linear in N), RFA's random-feature softmax (rfa:
+// linear in N), or FourierLearner attention (flt: linear attention with a learned
+// relative-position mask), selected by config. Projections as in the reference Transformer-XL
+// code: q from the segment, k and v from [memory, segment] through one fused projection.
 //
 //   x: (B, T, d_model)   memory: (B, M, d_model) or undefined   ->   (B, T, d_model)
 //
@@ -13,6 +14,7 @@
 //                                     rfa: the learnable inverse width (R^2 the softmax temperature)
 //   freqs         (features, Dh)      fourier_rf and rfa, a buffer: the random frequencies before R,
 //                                     drawn from (seed, layer, step / redraw_interval)
+//   flt.*                             flt only: see models/attention/fourier_learner.h
 
 #include <memory>
 #include <string>
@@ -20,25 +22,38 @@
 #include "core/nn/linear.h"
 #include "core/nn/module.h"
 #include "core/ops/attention.h"
+#include "models/attention/fourier_learner.h"
 
 namespace ff::models {
 
 struct AttentionConfig {
-  std::string kind = "softmax";  // softmax | fourier | fourier_rf | rfa
+  std::string kind = "softmax";  // softmax | fourier | fourier_rf | rfa | flt
   int p = 4;                     // Fourier: even power of sinc
   double eps = 1e-6;             // Fourier: the reference's denominator term
   double R_init = 2.0;           // Fourier: initial R (2.0 for the LM, 1.0 for DeiT)
   bool R_per_dim = false;        // Fourier: one R per head dimension instead of one per layer
-  // fourier_rf and rfa (the random-feature kinds):
-  int features = 256;            // random frequencies m (2m features per token)
-  int64_t redraw_interval = 0;   // new frequencies every this many steps; 0: fixed per run
-  double den_floor = 0.1;        // |estimated kernel sum| kept >= this, sign kept
+  int features = 256;            // fourier_rf, rfa: random frequencies m (2m features per token);
+                                 // flt: positive random features m of the softmax kernel
+  int64_t redraw_interval = 0;   // fourier_rf, rfa, flt: new frequencies every this many steps; 0: fixed per run
+  double den_floor = 0.1;        // fourier_rf, rfa, flt: |estimated kernel sum| kept >= this, sign kept
+  int position_features = 16;    // flt: frequencies s of the mask estimate (2s features per position)
+  int components = 4;            // flt: Gaussians K in the mask's spectral density
+
+  // fourier_rf and rfa: features of q and k through one (features, Dh) frequency buffer and R.
   bool is_random_feature() const { return kind == "fourier_rf" || kind == "rfa"; }
+  // The linear kinds, which never form the (T, M + T) maps.
+  bool is_linear() const { return is_random_feature() || kind == "flt"; }
   bool has_R() const { return kind == "fourier" || is_random_feature(); }
 };
 
+// The default of `features` for a kind (the configs' default): 256 for fourier_rf, 32 for flt
+// (whose features are m * 2 * position_features wide).
+int default_features(const std::string& kind);
+
 // Checks the keys; throws ff::UserError naming `where` (a config path) otherwise.
 void validate(const AttentionConfig& config, const std::string& where);
+// flt's keys of `config`.
+FltConfig flt_config(const AttentionConfig& config);
 
 class MultiHeadAttention : public nn::Module {
  public:
@@ -52,7 +67,7 @@ class MultiHeadAttention : public nn::Module {
   bool is_fourier() const { return score_ == kernels::AttentionScore::Fourier; }
   bool is_random_feature() const { return config_.is_random_feature(); }
 
-  // fourier_rf or rfa with redraw_interval K > 0: the frequencies of training step `step` (0-based) are
+  // fourier_rf, rfa and flt with redraw_interval K > 0: the frequencies of training step `step` (0-based) are
   // those of period step / K, drawn again when the period changes. Depends on nothing but
   // (seed, layer, step / K), so a resumed run draws what the uninterrupted one drew.
   void set_step(int64_t step);
@@ -61,6 +76,7 @@ class MultiHeadAttention : public nn::Module {
   std::shared_ptr<nn::Linear> q_net, kv_net, o_net;
   Tensor R;      // fourier, fourier_rf and rfa
   Tensor freqs;  // fourier_rf and rfa
+  std::shared_ptr<FourierLearnerAttention> flt;  // flt only
 
  private:
   // The kind's (features, Dh) frequencies of redraw period `period`.

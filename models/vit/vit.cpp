@@ -37,18 +37,24 @@ void validate(const VitConfig& c, const std::string& where) {
   FF_USER_CHECK(c.mlp_ratio > 0 && static_cast<int64_t>(c.embed_dim * c.mlp_ratio) >= 1,
                 "{}.mlp_ratio: expected > 0, got {}", where, c.mlp_ratio);
   validate(c.attention, where + ".attention");
-  FF_USER_CHECK(!c.attention.is_random_feature(), "{}.attention.kind: expected softmax or fourier (fourier_rf and rfa are "
-                "for the language model only, so far), got '{}'", where, c.attention.kind);
+  FF_USER_CHECK(!c.attention.is_random_feature(), "{}.attention.kind: expected softmax, fourier or flt (fourier_rf and "
+                "rfa are for the language model only, so far), got '{}'", where, c.attention.kind);
 }
 
 VitAttention::VitAttention(const VitConfig& c, Generator& gen, DType dtype)
-    : heads_(c.num_heads), head_dim_(c.embed_dim / c.num_heads), config_(c.attention) {
+    : heads_(c.num_heads),
+      head_dim_(c.embed_dim / c.num_heads),
+      grid_(c.image_size / c.patch_size),
+      config_(c.attention) {
   qkv = register_module("qkv", std::make_shared<nn::Linear>(c.embed_dim, 3 * c.embed_dim, gen, c.qkv_bias, dtype));
   proj = register_module("proj", std::make_shared<nn::Linear>(c.embed_dim, c.embed_dim, gen, true, dtype));
   init_linear(*qkv, c.init_std, gen);
   init_linear(*proj, c.init_std, gen);
   if (config_.kind == "fourier")
     register_parameter("R", R = Tensor::full({config_.R_per_dim ? head_dim_ : 1}, config_.R_init, dtype));
+  if (config_.kind == "flt")
+    flt = register_module(
+        "flt", std::make_shared<FourierLearnerAttention>(heads_, head_dim_, 2, flt_config(config_), gen, dtype));
 }
 
 Tensor VitAttention::forward(const Tensor& x, Tensor* maps) {
@@ -59,6 +65,16 @@ Tensor VitAttention::forward(const Tensor& x, Tensor* maps) {
   Tensor q = permute(select(qkv5, 2, 0), {0, 2, 1, 3});
   Tensor k = permute(select(qkv5, 2, 1), {0, 2, 1, 3});
   Tensor v = permute(select(qkv5, 2, 2), {0, 2, 1, 3});
+  if (flt) {
+    FF_USER_CHECK(maps == nullptr,
+                  "attention maps are not available for flt attention: it never forms the (T, T) weights");
+    FF_CHECK(T == grid_ * grid_ + 1, "ViT flt attention: {} tokens for a {}x{} grid and the cls token", T, grid_,
+             grid_);
+    const Tensor& pos = flt->positions(true, grid_, q.dtype(), q.device());
+    const LinearAttentionOptions o{.causal = false, .eps = config_.eps, .floor = config_.den_floor};
+    Tensor out = flt->forward(q, k, v, pos, pos, o);  // (B, H, T, Dh) contiguous
+    return proj->forward(reshape(permute(out, {0, 2, 1, 3}), {B, T, heads_ * head_dim_}));
+  }
   AttentionOptions options;
   options.causal = false;
   if (config_.kind == "fourier") {
@@ -136,6 +152,11 @@ Tensor VisionTransformer::forward(const Tensor& images, std::vector<Tensor>* map
   }
   h = norm->forward(h);
   return head->forward(select(h, 1, 0));  // the cls token
+}
+
+void VisionTransformer::set_step(int64_t step) {
+  for (const auto& b : blocks)
+    if (b->attn->flt) b->attn->flt->set_step(step);
 }
 
 std::vector<double> VisionTransformer::fourier_R() const {

@@ -8,12 +8,15 @@
 //     h = h + DropPath(fc2(Dropout(GELU(fc1(LayerNorm(h))))))           norm2, mlp
 //   LayerNorm -> the cls token's row -> head                            -> (B, num_classes)
 //
-// Attention is softmax or Fourier (models/attention: R init 1.0 for DeiT), never causal. Drop
+// Attention is softmax, Fourier (models/attention: R init 1.0 for DeiT) or FLT (a learned 2-D
+// relative-position mask over patch coordinates, the cls token at the grid's centre:
+// models/attention/fourier_learner.h), never causal. Drop
 // path rates rise linearly from 0 to drop_path over the blocks. Parameter names are timm's, so
 // checkpoints exchange with timm's deit_tiny_patch16_224:
 //   cls_token (1, 1, E)   pos_embed (1, N + 1, E)   patch_embed.proj.weight (E, C, P, P), .bias (E)
 //   blocks.<i>.norm1.{weight,bias}   blocks.<i>.attn.qkv.{weight (3E, E), bias}   (q, k, v rows)
 //   blocks.<i>.attn.proj.{weight,bias}   blocks.<i>.attn.R (Fourier only: (1) or (E / heads))
+//   blocks.<i>.attn.flt.* (flt only: the mask's mixture and the frequency buffers)
 //   blocks.<i>.norm2.{weight,bias}   blocks.<i>.mlp.fc1.{weight,bias}   blocks.<i>.mlp.fc2.{...}
 //   norm.{weight,bias}   head.{weight (classes, E), bias}
 // Initialisation as timm 0.3 (DeiT's version): Linear weights trunc_normal(0.02) and zero
@@ -64,10 +67,11 @@ class VitAttention : public nn::Module {
   Tensor forward(const Tensor& x, Tensor* maps = nullptr);
 
   std::shared_ptr<nn::Linear> qkv, proj;
-  Tensor R;  // Fourier only
+  Tensor R;                                      // Fourier only
+  std::shared_ptr<FourierLearnerAttention> flt;  // flt only
 
  private:
-  int64_t heads_, head_dim_;
+  int64_t heads_, head_dim_, grid_;
   AttentionConfig config_;
 };
 
@@ -105,6 +109,9 @@ class VisionTransformer : public nn::Module {
   Tensor forward(const Tensor& images, std::vector<Tensor>* maps = nullptr);
 
   const VitConfig& config() const { return config_; }
+  // flt attention: the frequencies of training step `step` in every block
+  // (FourierLearnerAttention::set_step); nothing for the other kinds.
+  void set_step(int64_t step);
   // The learned R of each block (Fourier attention), first element when R is per-dimension.
   std::vector<double> fourier_R() const;
 

@@ -191,6 +191,38 @@ TEST_CASE("apps: an image run resumed mid-epoch with other loader threads contin
         read_text(resumed / "checkpoints/step-000012/model.safetensors"));
 }
 
+TEST_CASE("apps: the flt ViT config trains, and its attention keys are checked with the key named, exit 2",
+          "[apps][image][flt]") {
+  const fs::path data = fmnist_subset("fmnist-flt");
+  const std::string base = app("fourierformer-train") + " --config configs/vit/vit-fmnist-flt.yaml --no-progress" +
+                           tiny_vit(data) +
+                           " --set train.max_steps=4 --set train.log_interval=2 --set train.eval_interval=0";
+  const fs::path work = fresh_dir("flt-run");
+  CommandResult r = run(base + " --work-dir " + work.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  const auto train = records(work, "train");
+  REQUIRE(train.size() == 2);
+  for (const auto& t : train) CHECK(std::isfinite(t["loss"].get<double>()));
+  struct Case {
+    std::string args, key, expect;
+  };
+  for (const Case& c : {Case{" --set model.attention.position_features=0", "'model.attention.position_features'", "0"},
+                        Case{" --set model.attention.components=0", "'model.attention.components'", "0"},
+                        Case{" --set model.attention.features=-3", "'model.attention.features'", "-3"},
+                        Case{" --set model.attention.den_floor=0", "'model.attention.den_floor'", "0"},
+                        Case{" --set model.attention.kind=fourier_rf", "'model.attention.kind'", "flt"},
+                        Case{" --set eval.head_diversity_segments=4", "'eval.head_diversity_segments'",
+                             "flt attention never forms"}}) {
+    CommandResult e = run(base + c.args + " --work-dir " + fresh_dir("flt-error").string());
+    INFO(c.args << "\n" << e.output);
+    CHECK(e.code == 2);
+    CHECK(e.output.find(c.key) != std::string::npos);
+    CHECK(e.output.find(c.expect) != std::string::npos);
+    CHECK(e.output.find("internal error") == std::string::npos);
+  }
+}
+
 TEST_CASE("apps: the DeiT-tiny configs train on a generated ImageFolder of JPEGs and evaluate top-1/top-5",
           "[apps][image][paper-configs]") {
   // 4 classes x 64 train JPEGs (RGB, some greyscale and CMYK, as ImageNet has), 4 x 2 val.

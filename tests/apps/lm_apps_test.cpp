@@ -273,11 +273,13 @@ TEST_CASE("apps: the apps wait passively in OpenMP unless the user chose a polic
 
 TEST_CASE("apps: LM resume is bit-exact (N steps + resume + N steps == 2N steps)", "[apps][lm]") {
   const fs::path corpus = make_corpus("resume-corpus");
-  // fourier_rf and rfa redrawing their frequencies every 3 steps: the resumed run (step 4,
+  // fourier_rf, rfa and flt redrawing their frequencies every 3 steps: the resumed run (step 4,
   // period 1) draws what the uninterrupted one drew.
   for (const std::string attention :
        {"", " --set model.attention.kind=fourier_rf --set model.attention.features=8 --set model.attention.redraw_interval=3",
-        " --set model.attention.kind=rfa --set model.attention.features=8 --set model.attention.redraw_interval=3"}) {
+        " --set model.attention.kind=rfa --set model.attention.features=8 --set model.attention.redraw_interval=3",
+        " --set model.attention.kind=flt --set model.attention.features=4 --set model.attention.position_features=4"
+        " --set model.attention.redraw_interval=3"}) {
     INFO("attention:" << attention);
     const std::string common = app("fourierformer-train") + " --config configs/tests/lm-tiny-softmax.yaml --no-progress" +
                                " --set data.path=" + corpus.string() + attention +
@@ -352,6 +354,14 @@ TEST_CASE("apps: LM config errors stop with one line and exit code 2", "[apps][l
       {" --set model.attention.kind=fourier_rf --set model.attention.den_floor=0", "'model.attention.den_floor'", "0"},
       {" --set model.attention.kind=fourier_rf --set eval.head_diversity_segments=2", "'eval.head_diversity_segments'",
        "fourier_rf"},
+      {" --set model.attention.kind=flt --set model.attention.features=0", "'model.attention.features'", "0"},
+      {" --set model.attention.kind=flt --set model.attention.position_features=0",
+       "'model.attention.position_features'", "0"},
+      {" --set model.attention.kind=flt --set model.attention.components=-1", "'model.attention.components'", "-1"},
+      {" --set model.attention.kind=flt --set model.attention.components=two", "'model.attention.components'",
+       "integer"},
+      {" --set model.attention.kind=flt --set eval.head_diversity_segments=2", "'eval.head_diversity_segments'",
+       "flt attention never forms"},
       {" --set data.path=/nonexistent/corpus", "'data.path'", "/nonexistent/corpus' does not exist"},
       {" --set data.path=/nonexistent/corpus",
        "prepare a corpus there with scripts/data/prepare-brown.sh /nonexistent/corpus (the Brown corpus) or "

@@ -11,6 +11,7 @@
 
 #include "core/ops/ops.h"
 #include "support/device_parity.h"
+#include "support/fit.h"
 #include "support/gradcheck.h"
 #include "support/skip.h"
 
@@ -61,32 +62,23 @@ Tensor bnhd(const Tensor& x) { return permute(x, {0, 2, 1, 3}); }
 void check_monte_carlo_rate(const char* label, const Tensor& exact,
                             const std::function<Tensor(int64_t m, uint64_t draw)>& estimate) {
   const double exact_norm = std::sqrt(sum(square(exact)).item());
-  std::vector<double> log_m, log_err;
+  std::vector<double> ms, errs;
   for (int64_t m : {64, 256, 1024, 4096}) {
     double err = 0;
     const int draws = 6;
     for (int s = 0; s < draws; ++s) err += std::sqrt(sum(square(sub(estimate(m, s), exact))).item()) / exact_norm / draws;
     std::printf("%s m=%ld: relative error %.5f\n", label, long(m), err);
-    log_m.push_back(std::log(double(m)));
-    log_err.push_back(std::log(err));
+    ms.push_back(double(m));
+    errs.push_back(err);
   }
-  double mx = 0, my = 0;
-  for (size_t i = 0; i < log_m.size(); ++i) {
-    mx += log_m[i] / log_m.size();
-    my += log_err[i] / log_m.size();
-  }
-  double sxy = 0, sxx = 0;
-  for (size_t i = 0; i < log_m.size(); ++i) {
-    sxy += (log_m[i] - mx) * (log_err[i] - my);
-    sxx += (log_m[i] - mx) * (log_m[i] - mx);
-  }
-  INFO(label << ": slope " << sxy / sxx);
-  CHECK(sxy / sxx == Approx(-0.5).margin(0.1));
-  const double ratio = std::exp(log_err.back() - log_err.front());
+  const double slope = testing::log_log_slope(ms, errs);
+  INFO(label << ": slope " << slope);
+  CHECK(slope == Approx(-0.5).margin(0.1));
+  const double ratio = errs.back() / errs.front();
   INFO("ratio " << ratio);
   CHECK(ratio > 0.125 / 1.6);
   CHECK(ratio < 0.125 * 1.6);
-  CHECK(std::exp(log_err.back()) < 0.05);
+  CHECK(errs.back() < 0.05);
 }
 
 }  // namespace

@@ -23,6 +23,10 @@ std::string check_module(MultiHeadAttention& mha, const Tensor& x, const Tensor&
   std::vector<Tensor*> slots;
   slots = {&mha.q_net->weight, &mha.kv_net->weight, &mha.o_net->weight};
   if (mha.R.defined()) slots.push_back(&mha.R);
+  if (mha.flt) {
+    for (Tensor* t : {&mha.flt->mixture_logits, &mha.flt->mixture_means, &mha.flt->mixture_log_scales})
+      slots.push_back(t);
+  }
   Inputs inputs{x, memory};
   for (Tensor* p : slots) inputs.push_back(p->detach());
   return gradcheck(
@@ -105,11 +109,12 @@ TEST_CASE("MultiHeadAttention: with memory, the causal output and maps are the m
 }
 
 TEST_CASE("MultiHeadAttention: with memory, query t depends on every memory key and no later token", "[mha]") {
-  for (std::string kind : {"softmax", "fourier"}) {
+  for (std::string kind : {"softmax", "fourier", "flt"}) {
     INFO(kind);
     Generator gen(21);
     AttentionConfig config;
     config.kind = kind;
+    config.features = 8;
     MultiHeadAttention mha(8, 2, 4, config, gen, /*bias=*/false, DType::F64);
     const int64_t T = 4, M = 3;
     const Tensor x = random_tensor({2, T, 8}, 22, -1, 1), memory = random_tensor({2, M, 8}, 23, -1, 1);
@@ -156,7 +161,7 @@ TEST_CASE("MultiHeadAttention: parameter names and Fourier R", "[mha]") {
   CHECK(names == std::vector<std::string>{"R[4]", "q_net.weight[8, 8]", "kv_net.weight[16, 8]", "o_net.weight[8, 8]"});
   CHECK(mha.R.to_vector<float>() == std::vector<float>(4, 2.0f));
   config.kind = "cosine";
-  CHECK_THROWS_WITH(MultiHeadAttention(8, 2, 4, config, gen), Catch::Contains("softmax, fourier, fourier_rf or rfa"));
+  CHECK_THROWS_WITH(MultiHeadAttention(8, 2, 4, config, gen), Catch::Contains("softmax, fourier, fourier_rf, rfa or flt"));
 }
 
 TEST_CASE("MultiHeadAttention: attention maps are causal distributions over memory + segment", "[mha]") {
@@ -255,6 +260,92 @@ TEST_CASE("MultiHeadAttention: fourier_rf with many features approaches the exac
     INFO("causal " << causal << " relative error " << rel);
     CHECK(rel < 0.05);
   }
+}
+
+namespace {
+
+AttentionConfig small_flt(int64_t redraw_interval = 0) {
+  AttentionConfig c;
+  c.kind = "flt";
+  c.features = 6;
+  c.position_features = 5;
+  c.components = 3;
+  c.redraw_interval = redraw_interval;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("MultiHeadAttention: flt gradients (the mask's mixture included), names and buffers", "[mha][flt]") {
+  Generator gen(5);
+  MultiHeadAttention mha(6, 2, 3, small_flt(), gen, /*bias=*/false, DType::F64);
+  std::vector<std::string> names, buffers;
+  for (auto& [name, t] : mha.named_parameters()) names.push_back(name + shape_str(t.shape()));
+  for (auto& [name, t] : mha.named_buffers()) buffers.push_back(name + shape_str(t.shape()));
+  CHECK(names == std::vector<std::string>{"q_net.weight[6, 6]", "kv_net.weight[12, 6]", "o_net.weight[6, 6]",
+                                          "flt.mixture_logits[2, 3]", "flt.mixture_means[2, 3, 1]",
+                                          "flt.mixture_log_scales[2, 3]"});
+  CHECK(buffers == std::vector<std::string>{"flt.freqs[6, 3]", "flt.position_freqs[5, 1]"});
+  // Initially uniform weights, means 0 and scales 1, 1/2, 1/4 (masks 1, 2 and 4 tokens wide).
+  CHECK(max_abs_diff(mha.flt->mixture_log_scales,
+                     Tensor::from_vector<double>({0, -std::log(2.0), -std::log(4.0), 0, -std::log(2.0), -std::log(4.0)},
+                                                 {2, 3})) < 1e-15);
+  CHECK(sum(abs(mha.flt->mixture_means)).item() == 0.0);
+  Tensor x = random_tensor({2, 3, 6}, 1, -1, 1), memory = random_tensor({2, 2, 6}, 2, -1, 1);
+  CHECK(check_module(mha, x, memory, /*causal=*/true) == "");
+  CHECK(check_module(mha, x, memory, /*causal=*/false) == "");
+  Tensor maps;
+  CHECK_THROWS_WITH(mha.forward(x, memory, true, &maps), Catch::Contains("not available for flt"));
+}
+
+TEST_CASE("MultiHeadAttention: flt reads positions relative to the memory: key j at j, query t at M + t",
+          "[mha][flt]") {
+  Generator gen(6);
+  MultiHeadAttention mha(6, 2, 3, small_flt(), gen, /*bias=*/false, DType::F64);
+  const int64_t B = 2, T = 3, M = 4, H = 2, Dh = 3;
+  const Tensor x = random_tensor({B, T, 6}, 3, -1, 1), memory = random_tensor({B, M, 6}, 4, -1, 1);
+  // The projections by hand, then the op with the positions written out (and shifted by 7: only
+  // differences count).
+  const Tensor q = permute(reshape(matmul(x, transpose(mha.q_net->weight, 0, 1)), {B, T, H, Dh}), {0, 2, 1, 3});
+  const Tensor kv = reshape(matmul(concat({memory, x}, 1), transpose(mha.kv_net->weight, 0, 1)), {B, M + T, 2, H, Dh});
+  const Tensor k = permute(select(kv, 2, 0), {0, 2, 1, 3}), v = permute(select(kv, 2, 1), {0, 2, 1, 3});
+  std::vector<double> qp, kp;
+  for (int64_t t = 0; t < T; ++t) qp.push_back(double(M + t + 7));
+  for (int64_t j = 0; j < M + T; ++j) kp.push_back(double(j + 7));
+  const FltAttentionInputs in{.feature_freqs = mha.flt->freqs,
+                              .position_freqs = mha.flt->position_freqs,
+                              .q_positions = Tensor::from_vector<double>(qp, {T, 1}),
+                              .k_positions = Tensor::from_vector<double>(kp, {M + T, 1}),
+                              .mixture = mha.flt->mixture()};
+  const LinearAttentionOptions o{.causal = true, .eps = 1e-6, .floor = 0.1};
+  const Tensor out = flt_attention(q, k, v, in, o);
+  const Tensor want = matmul(reshape(permute(out, {0, 2, 1, 3}), {B, T, H * Dh}), transpose(mha.o_net->weight, 0, 1));
+  CHECK(max_abs_diff(mha.forward(x, memory, true), want) < 1e-12);
+}
+
+TEST_CASE("MultiHeadAttention: flt frequencies are redrawn every redraw_interval steps, reproducibly", "[mha][flt]") {
+  Generator gen(9);
+  MultiHeadAttention first(8, 2, 4, small_flt(3), gen), second(8, 2, 4, small_flt(3), gen);
+  const Tensor freqs0 = clone(first.flt->freqs), pos0 = clone(first.flt->position_freqs);
+  CHECK(max_abs_diff(first.flt->freqs, second.flt->freqs) > 0.1);  // layers draw their own
+  first.set_step(2);
+  CHECK(max_abs_diff(first.flt->freqs, freqs0) == 0.0);
+  first.set_step(3);
+  const Tensor freqs1 = clone(first.flt->freqs), pos1 = clone(first.flt->position_freqs);
+  CHECK(max_abs_diff(freqs1, freqs0) > 0.1);
+  CHECK(max_abs_diff(pos1, pos0) > 0.1);
+  // Rebuilt from the seed (a resumed run): the same draws for the same step.
+  Generator again(9);
+  MultiHeadAttention rebuilt(8, 2, 4, small_flt(3), again);
+  CHECK(max_abs_diff(rebuilt.flt->freqs, freqs0) == 0.0);
+  rebuilt.set_step(5);
+  CHECK(max_abs_diff(rebuilt.flt->freqs, freqs1) == 0.0);
+  CHECK(max_abs_diff(rebuilt.flt->position_freqs, pos1) == 0.0);
+  // redraw_interval 0: fixed for the run.
+  Generator fixed_gen(9);
+  MultiHeadAttention fixed(8, 2, 4, small_flt(0), fixed_gen);
+  fixed.set_step(1000);
+  CHECK(max_abs_diff(fixed.flt->position_freqs, pos0) == 0.0);
 }
 
 TEST_CASE("MultiHeadAttention: rfa gradients, names and Gaussian frequencies", "[mha][rfa]") {

@@ -29,6 +29,9 @@ VitConfig tiny_config(const std::string& kind) {
   c.mlp_ratio = 2.0;
   c.drop_path = 0.0;
   c.attention.kind = kind;
+  c.attention.features = 4;  // flt: small features, so the gradient check stays fast
+  c.attention.position_features = 3;
+  c.attention.components = 2;
   return c;
 }
 
@@ -76,8 +79,42 @@ TEST_CASE("vit: fourier_rf and rfa attention are refused with the key named", "[
   for (const char* kind : {"fourier_rf", "rfa"}) {
     Generator gen(1);
     CHECK_THROWS_WITH(VisionTransformer(tiny_config(kind), gen),
-                      Catch::Contains("model.attention.kind: expected softmax or fourier") && Catch::Contains(kind));
+                      Catch::Contains("model.attention.kind: expected softmax, fourier or flt") && Catch::Contains(kind));
   }
+}
+
+TEST_CASE("vit: flt attention has a mask per block over 2-D patch positions, the cls token at the centre",
+          "[models][vit][flt]") {
+  Generator gen(8);
+  VisionTransformer model(tiny_config("flt"), gen, DType::F64);
+  std::vector<std::string> names;
+  for (auto& [name, t] : model.named_parameters())
+    if (name.find(".flt.") != std::string::npos) names.push_back(name + shape_str(t.shape()));
+  CHECK(names == std::vector<std::string>{
+                     "blocks.0.attn.flt.mixture_logits[2, 2]", "blocks.0.attn.flt.mixture_means[2, 2, 2]",
+                     "blocks.0.attn.flt.mixture_log_scales[2, 2]", "blocks.1.attn.flt.mixture_logits[2, 2]",
+                     "blocks.1.attn.flt.mixture_means[2, 2, 2]", "blocks.1.attn.flt.mixture_log_scales[2, 2]"});
+  std::vector<std::string> buffers;
+  for (auto& [name, t] : model.named_buffers()) buffers.push_back(name + shape_str(t.shape()));
+  CHECK(buffers == std::vector<std::string>{"blocks.0.attn.flt.freqs[4, 4]", "blocks.0.attn.flt.position_freqs[3, 2]",
+                                            "blocks.1.attn.flt.freqs[4, 4]", "blocks.1.attn.flt.position_freqs[3, 2]"});
+  // A 2x2 grid: the cls token at (0.5, 0.5), then the patches in row-major order.
+  CHECK(patch_positions(2, DType::F64, Device::cpu()).to_vector<double>() ==
+        std::vector<double>{0.5, 0.5, 0, 0, 0, 1, 1, 0, 1, 1});
+  // No attention maps, and the head-redundancy metric says why.
+  std::vector<Tensor> maps;
+  const Tensor images = testing::random_tensor({1, 2, 8, 8}, 13, -1, 1, DType::F64);
+  CHECK_THROWS_WITH(model.forward(images, &maps), Catch::Contains("not available for flt"));
+  // Redraws reach every block (Task::begin_step -> set_step).
+  VitConfig c = tiny_config("flt");
+  c.attention.redraw_interval = 2;
+  Generator gen2(8);
+  VisionTransformer redrawn(c, gen2, DType::F64);
+  const Tensor before = clone(redrawn.blocks[1]->attn->flt->position_freqs);
+  redrawn.set_step(1);
+  CHECK(testing::max_abs_diff(redrawn.blocks[1]->attn->flt->position_freqs, before) == 0.0);
+  redrawn.set_step(2);
+  CHECK(testing::max_abs_diff(redrawn.blocks[1]->attn->flt->position_freqs, before) > 0.1);
 }
 
 TEST_CASE("vit: initialisation as timm 0.3 (DeiT)", "[models][vit]") {
@@ -116,8 +153,8 @@ TEST_CASE("vit: stochastic depth rises linearly to drop_path", "[models][vit]") 
   CHECK(rates[4] == Approx(0.1));
 }
 
-TEST_CASE("vit: float64 gradient check of a tiny model, softmax and Fourier attention", "[models][vit]") {
-  for (const std::string kind : {"softmax", "fourier"}) {
+TEST_CASE("vit: float64 gradient check of a tiny model, softmax, Fourier and FLT attention", "[models][vit]") {
+  for (const std::string kind : {"softmax", "fourier", "flt"}) {
     INFO(kind);
     Generator gen(5);
     VisionTransformer model(tiny_config(kind), gen, DType::F64);
