@@ -401,7 +401,7 @@ void sinc_grads(const T* __restrict qp, int D, int Dg, const T* __restrict kp, s
         series = simd::mul(series, x);
         V den = simd::mul(x, sn);
         den = simd::select(simd::less(simd::abs(den), tiny_den), tiny_den, den);
-        const V ratio = simd::mul(simd::fms(x, cs, sn), simd::reciprocal(den));
+        const V ratio = simd::div(simd::fms(x, cs, sn), den);
         const V g = simd::select(simd::less(z, small2), series, ratio);
         const V G = simd::mul(V::load(ds + r * lds + v * W), g);
         dqa[r] = simd::add(dqa[r], G);

@@ -1,8 +1,8 @@
 #pragma once
 // A minimal SIMD vector for register-blocked CPU micro-kernels: Vec<T>::kLanes lanes of T with
-// unaligned load/store, broadcast, arithmetic (fused multiply-add, approximate reciprocal),
-// lane-wise comparison masks and selects, and a horizontal sum. AVX2 + FMA builds (-march=native on
-// an AVX2 host, or the portable x86-64-v3) get 8 floats / 4 doubles in a ymm register; any
+// unaligned load/store, broadcast, arithmetic (fused multiply-add and -subtract), lane-wise
+// comparison masks and selects, and a horizontal sum. AVX2 + FMA builds (-march=native on an
+// AVX2 host, or the portable x86-64-v3) get 8 floats / 4 doubles in a ymm register; any
 // other build gets one lane through std::fma, so the kernels compile and stay exact everywhere.
 // (The project builds with -std=c++20, where GCC does not contract a * b + c into an FMA, so
 // the FMA is explicit.)
@@ -56,12 +56,6 @@ inline Vec<float> div(Vec<float> a, Vec<float> b) { return {_mm256_div_ps(a.v, b
 inline Vec<double> div(Vec<double> a, Vec<double> b) { return {_mm256_div_pd(a.v, b.v)}; }
 inline Vec<float> abs(Vec<float> a) { return {_mm256_andnot_ps(_mm256_set1_ps(-0.0f), a.v)}; }
 inline Vec<double> abs(Vec<double> a) { return {_mm256_andnot_pd(_mm256_set1_pd(-0.0), a.v)}; }
-// 1 / a: float from the 12-bit estimate and one Newton step (about 2 ulp), double exact.
-inline Vec<float> reciprocal(Vec<float> a) {
-  const __m256 r = _mm256_rcp_ps(a.v);
-  return {_mm256_mul_ps(r, _mm256_fnmadd_ps(a.v, r, _mm256_set1_ps(2.0f)))};
-}
-inline Vec<double> reciprocal(Vec<double> a) { return {_mm256_div_pd(_mm256_set1_pd(1.0), a.v)}; }
 // Lane masks (all bits set where true) and the select they feed.
 inline Vec<float> less(Vec<float> a, Vec<float> b) { return {_mm256_cmp_ps(a.v, b.v, _CMP_LT_OQ)}; }
 inline Vec<double> less(Vec<double> a, Vec<double> b) { return {_mm256_cmp_pd(a.v, b.v, _CMP_LT_OQ)}; }
@@ -118,10 +112,6 @@ Vec<T> div(Vec<T> a, Vec<T> b) {
 template <typename T>
 Vec<T> abs(Vec<T> a) {
   return {std::fabs(a.v)};
-}
-template <typename T>
-Vec<T> reciprocal(Vec<T> a) {
-  return {T(1) / a.v};
 }
 // Masks are 1 (true) or 0.
 template <typename T>
