@@ -174,16 +174,9 @@ TEST_CASE("attention cpu fourier, register-blocked: every head dim 1-128, partia
   for (int D : {1, 2, 7, 12, 16, 21, 32, 64, 128})
     for (bool causal : {false, true})
       for (int variant = 0; variant < 3; ++variant) {
-        Options o;
-        o.score = AttentionScore::Fourier;
-        o.B = variant == 0 ? 2 : 1;
-        o.H = variant == 0 ? 2 : 1;
-        o.D = D;
-        o.causal = causal;
-        o.Nq = 37;
-        o.Nk = variant == 0 ? 37 : variant == 1 ? 53 : 181;
-        o.bnhd = variant == 2;
-        o.R_per_dim = variant != 0;
+        const Options o{.B = variant == 0 ? 2 : 1, .H = variant == 0 ? 2 : 1, .Nq = 37,
+                        .Nk = variant == 0 ? 37 : variant == 1 ? 53 : 181, .D = D, .causal = causal,
+                        .score = AttentionScore::Fourier, .R_per_dim = variant != 0, .bnhd = variant == 2};
         // Keep the scores in range at large D: q - k ~ N(0, 2 sd^2), x ~ R (q - k).
         const double sd = D <= 16 ? 0.25 : 0.25 * std::sqrt(16.0 / D);
         Problem pr = make_problem(o, seed++, sd, 2.0);
@@ -197,14 +190,7 @@ TEST_CASE("attention cpu fourier: sinc products below the float range stay norma
   // D = 128 dims with |x| of order 3: every pair's prod_d sinc(x_d) is below FLT_MIN, so the
   // product is only representable with the kernel's rescaling (2^60 steps); with eps = 0 the
   // weights are still normalised and match the float64 oracle.
-  Options o;
-  o.B = 1;
-  o.H = 1;
-  o.Nq = 14;
-  o.Nk = 20;
-  o.D = 128;
-  o.eps = 0.0;
-  o.causal = true;
+  const Options o{.B = 1, .H = 1, .Nq = 14, .Nk = 20, .D = 128, .causal = true, .eps = 0.0};
   Problem pr = make_problem(o, 1200, 1.0, 2.0);
   double largest = 0;
   for (int i = 0; i < o.Nq; ++i)
@@ -221,12 +207,7 @@ TEST_CASE("attention cpu fourier: sinc products below the float range stay norma
 
 TEST_CASE("attention cpu fourier: R_d = 0 in some dims gives dR_d = 0 and finite gradients",
           "[attention][cpu][hard]") {
-  Options o;
-  o.Nq = 13;
-  o.Nk = 13;
-  o.D = 6;
-  o.R_per_dim = true;
-  o.causal = true;
+  const Options o{.Nq = 13, .Nk = 13, .D = 6, .causal = true, .R_per_dim = true};
   Problem pr = make_problem(o, 1300, 0.3, 2.0);
   pr.R[1] = 0.0;
   pr.R[4] = 0.0;
