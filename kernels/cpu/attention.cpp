@@ -1,16 +1,17 @@
-// CPU fused attention. Two kernels share the parallel skeleton (forward_impl over (batch, head,
-// query chunk), backward_impl over (batch, head): a head's dk, dv belong to one thread) and
-// the online softmax of attention_math.h, over key tiles of kKeyTile keys so the extra memory
-// is O(Nk * D) per thread:
+// CPU fused attention: one register-blocked skeleton for both scores. The parallel loops
+// (forward_impl over (batch, head, query chunk), backward_impl over (batch, head): a head's
+// dk, dv belong to one thread) hand blocks of kRows query rows to BlockedForward /
+// BlockedBackward, which run the online softmax of attention_math.h over key tiles of kKeyTile
+// keys (extra memory O(Nk * D) per thread). A block meets a tile through micro-kernels whose
+// accumulators live in SIMD registers (simd.h), so keys and values are read once per block:
 //
-// - The dot score without probs: register-blocked (DotForward, DotBackward). A block of kRows
-//   query rows meets a tile of keys through three micro-kernels whose accumulators live in
-//   SIMD registers (simd.h): scores S = Q K^T (and dP = dO V^T), weighted rows O += P V (and
-//   dQ += dS K), and the rank-kRows update dV += P^T dO (and dK += dS^T Q). Keys and values
-//   are read once per query block, not once per query.
-// - The Fourier score (and the dot score when probs are asked for): one query row at a time
-//   over a score policy (forward_rows / backward_head with FourierScore or DotScore), keys laid
-//   out [d][j] so every inner loop runs over keys in contiguous SIMD lanes.
+// - the score policy (DotScore or FourierScore) computes the block's scores S for a tile and,
+//   in the backward, turns dS into dQ, dK (and dR): DotScore with rows_dot_columns (S = Q K^T)
+//   and the GEMM-like weights_times_rows (dQ += dS K) and rank_update (dK += dS^T Q);
+//   FourierScore with sinc_products (the product of sincs of each (query, key) pair, one log
+//   per pair) and sinc_grads (G = dS g(x) summed into dQ, dK, dR);
+// - the skeleton does the rest: weights_times_rows for O += P V, rows_dot_columns for
+//   dP = dO V^T, rank_update for dV += P^T dO, the masking, row maxima and rescaling.
 
 #include <omp.h>
 
@@ -29,13 +30,11 @@ namespace {
 namespace am = attention_math;
 
 constexpr int kKeyTile = 128;  // keys per online-softmax step
-constexpr int kGroup = 4;      // sinc factors multiplied before one division and one log
-// Key loops run over a multiple of kLanes (padded keys are zero and masked), so no scalar
-// remainder loop ever runs.
-constexpr int kLanes = 16;
+constexpr int kRows = 6;       // query rows per block
+template <typename T>
+constexpr int kKeyStep = 2 * simd::Vec<T>::kLanes;  // keys per score micro-tile (2 vectors)
 
 inline int round_up(int n, int multiple) { return (n + multiple - 1) / multiple * multiple; }
-inline int round_up_lanes(int n) { return round_up(n, kLanes); }
 
 // xT[d * ld + j] = x[j * token_stride + d] for j < n, d < D: (n, D) rows to [D][ld], ld >= n;
 // the padding (j >= n) is `pad`.
@@ -80,329 +79,7 @@ inline int key_limit(bool causal, int i, int Nq, int Nk) {
   return std::clamp(i + (Nk - Nq) + 1, 0, Nk);
 }
 
-// s_ij = scale * q_i . k_j, one query row at a time: only for the forward with probs (the
-// blocked DotForward, DotBackward do the rest).
-template <typename T>
-class DotScore {
- public:
-  explicit DotScore(const AttentionParams<T>& p) : D_(p.D), scale_(p.scale), q_(p.D) {}
-
-  T log_eps() const { return am::neg_inf<T>(); }
-
-  // Keys [0, n) of one head, (n, D) rows with the given token stride.
-  void set_keys(const T* k, std::int64_t token_stride, int n) {
-    nk_ = round_up_lanes(n);
-    load_transposed(k, token_stride, n, D_, nk_, T(0), kT_);
-  }
-  void set_query(const T* q) { std::copy(q, q + D_, q_.begin()); }
-
-  // s[jj] for keys j0 + jj, jj < n.
-  void scores(int j0, int n, T* __restrict s) const {
-    std::fill(s, s + n, T(0));
-    for (int d = 0; d < D_; ++d) {
-      const T qd = q_[d];
-      const T* __restrict kd = kT_.data() + std::size_t(d) * nk_ + j0;
-#pragma omp simd
-      for (int jj = 0; jj < n; ++jj) s[jj] += qd * kd[jj];
-    }
-#pragma omp simd
-    for (int jj = 0; jj < n; ++jj) s[jj] *= scale_;
-  }
-
- private:
-  int D_;
-  T scale_;
-  int nk_ = 0;
-  std::vector<T> q_, kT_;
-};
-
-// s_ij = p * sum_d log|sinc(R_d (q_id - k_jd))|.
-template <typename T>
-class FourierScore {
- public:
-  explicit FourierScore(const AttentionParams<T>& p)
-      : D_(p.D), p_(T(p.p)), R_(p.D), qr_(p.D), qs_(p.D), qc_(p.D), tmp_(p.D) {
-    for (int d = 0; d < D_; ++d) R_[d] = p.R_per_dim ? p.R[d] : p.R[0];
-    log_eps_ = p.eps > T(0) ? T(std::log(double(p.eps))) : am::neg_inf<T>();
-  }
-
-  T log_eps() const { return log_eps_; }
-
-  void set_keys(const T* k, std::int64_t token_stride, int n) {
-    nk_ = round_up_lanes(n);
-    const std::size_t size = std::size_t(D_) * nk_;
-    kr_.assign(size, T(0));  // padded keys: k = 0, sin = 0, cos = 1 (finite everywhere)
-    ks_.assign(size, T(0));
-    kc_.assign(size, T(1));
-    std::vector<T> s(D_), c(D_);
-    for (int j = 0; j < n; ++j) {
-      const T* kj = k + j * token_stride;
-      for (int d = 0; d < D_; ++d) tmp_[d] = R_[d] * kj[d];
-      sincos_row(tmp_.data(), D_, s.data(), c.data());
-      for (int d = 0; d < D_; ++d) {
-        kr_[std::size_t(d) * nk_ + j] = kj[d];
-        ks_[std::size_t(d) * nk_ + j] = s[d];
-        kc_[std::size_t(d) * nk_ + j] = c[d];
-      }
-    }
-  }
-
-  void set_query(const T* q) {
-    std::copy(q, q + D_, qr_.begin());
-    for (int d = 0; d < D_; ++d) tmp_[d] = R_[d] * q[d];
-    sincos_row(tmp_.data(), D_, qs_.data(), qc_.data());
-  }
-
-  void scores(int j0, int n, T* __restrict s) const {
-    std::fill(s, s + n, T(0));
-    int d0 = 0;
-    for (; d0 + kGroup <= D_; d0 += kGroup) add_group<kGroup>(d0, j0, n, s);
-    switch (D_ - d0) {
-      case 3: add_group<3>(d0, j0, n, s); break;
-      case 2: add_group<2>(d0, j0, n, s); break;
-      case 1: add_group<1>(d0, j0, n, s); break;
-      default: break;
-    }
-#pragma omp simd
-    for (int jj = 0; jj < n; ++jj) s[jj] *= p_;
-  }
-
-  // G_jd = dS_j g(x_jd): dq_acc[d] += sum_j G_jd, dkT[d][j] += G_jd,
-  // dR_acc[d] += sum_j G_jd (q_d - k_jd); the factors p R_d, -p R_d, p come in finish.
-  void grads(const T* __restrict dS, int j0, int n, T* dq_acc, T* __restrict dkT,
-             T* dR_acc) const {
-    for (int d = 0; d < D_; ++d) {
-      const std::size_t off = std::size_t(d) * nk_ + j0;
-      const T* __restrict kr = kr_.data() + off;
-      const T* __restrict ks = ks_.data() + off;
-      const T* __restrict kc = kc_.data() + off;
-      T* __restrict dkd = dkT + off;
-      const T qr = qr_[d], qs = qs_[d], qc = qc_[d], R = R_[d];
-      T acc = 0, racc = 0;
-#pragma omp simd reduction(+ : acc, racc)
-      for (int jj = 0; jj < n; ++jj) {
-        const T diff = qr - kr[jj];
-        const T x = R * diff;
-        const T sn = am::sin_diff(qs, qc, ks[jj], kc[jj]);
-        const T cs = am::cos_diff(qs, qc, ks[jj], kc[jj]);
-        const T G = dS[jj] * am::log_sinc_deriv(x, sn, cs);
-        acc += G;
-        racc += G * diff;
-        dkd[jj] += G;
-      }
-      dq_acc[d] += acc;
-      dR_acc[d] += racc;
-    }
-  }
-  T dq_factor(int d) const { return p_ * R_[d]; }
-  T dk_factor(int d) const { return -p_ * R_[d]; }
-  // dR_d = p * sum G (q - k).
-  void finish_dR(const T* dR_acc, T* dR_head) const {
-    for (int d = 0; d < D_; ++d) dR_head[d] = p_ * dR_acc[d];
-  }
-
- private:
-  // s[jj] += log|prod_{d0 <= d < d0+G} sinc(x_d)| for keys j0 + jj.
-  template <int G>
-  void add_group(int d0, int j0, int n, T* __restrict s) const {
-    const std::size_t off = std::size_t(d0) * nk_ + j0;
-    const std::size_t stride = nk_;
-    const T* __restrict kr = kr_.data() + off;
-    const T* __restrict ks = ks_.data() + off;
-    const T* __restrict kc = kc_.data() + off;
-    T qr[G], qs[G], qc[G], R[G];
-    for (int g = 0; g < G; ++g) {
-      qr[g] = qr_[d0 + g];
-      qs[g] = qs_[d0 + g];
-      qc[g] = qc_[d0 + g];
-      R[g] = R_[d0 + g];
-    }
-#pragma omp simd
-    for (int jj = 0; jj < n; ++jj) {
-      T num = T(1), den = T(1);
-#pragma GCC unroll 4
-      for (int g = 0; g < G; ++g) {
-        const std::size_t e = g * stride + jj;
-        const T x = R[g] * (qr[g] - kr[e]);
-        const T sn = am::sin_diff(qs[g], qc[g], ks[e], kc[e]);
-        T fn, fd;
-        am::sinc_factor(x, sn, fn, fd);
-        num *= fn;
-        den *= fd;
-      }
-      s[jj] += am::log_abs_ratio(num, den);
-    }
-  }
-
-  int D_;
-  T p_;
-  T log_eps_;
-  int nk_ = 0;
-  std::vector<T> R_, qr_, qs_, qc_, tmp_;
-  std::vector<T> kr_, ks_, kc_;  // [D][Nk]: raw k, sin(R k), cos(R k)
-};
-
-// Per-thread buffers of one head.
-template <typename T>
-struct HeadBuffers {
-  std::vector<T> vT;         // [D][Nk]
-  std::vector<T> s, w, dp;   // kKeyTile
-  std::vector<T> acc;        // D
-  std::vector<T> dkT, dvT;   // [D][Nk]
-  std::vector<T> dq_acc, dR_acc;  // D
-
-  HeadBuffers(int D) : s(kKeyTile), w(kKeyTile), dp(kKeyTile), acc(D), dq_acc(D), dR_acc(D) {}
-
-  int stride = 0;  // of the [D][.] arrays: keys rounded up to kLanes, padding 0
-
-  void set_values(const T* v, std::int64_t token_stride, int n, int D) {
-    stride = round_up_lanes(n);
-    load_transposed(v, token_stride, n, D, stride, T(0), vT);
-  }
-};
-
-// Forward for queries [i0, i1) of head (b, h).
-template <typename T, class Score>
-void forward_rows(const AttentionParams<T>& p, int b, int h, int i0, int i1, Score& score,
-                  HeadBuffers<T>& buf) {
-  const int D = p.D;
-  const int nk = key_limit(p.causal, i1 - 1, p.Nq, p.Nk);  // keys any of these rows sees
-  const T* q = head_ptr(p.q, p.q_strides, b, h);
-  T* out = head_ptr(p.out, p.out_strides, b, h);
-  T* lse = p.lse + (std::int64_t(b) * p.H + h) * p.Nq;
-  score.set_keys(head_ptr(p.k, p.k_strides, b, h), p.k_strides.token, nk);
-  buf.set_values(head_ptr(p.v, p.v_strides, b, h), p.v_strides.token, nk, D);
-  T* __restrict s = buf.s.data();
-  T* __restrict w = buf.w.data();
-  T* __restrict acc = buf.acc.data();
-
-  for (int i = i0; i < i1; ++i) {
-    score.set_query(q + i * p.q_strides.token);
-    const int limit = key_limit(p.causal, i, p.Nq, p.Nk);
-    auto state = am::softmax_init(score.log_eps());
-    std::fill(acc, acc + D, T(0));
-    for (int j0 = 0; j0 < limit; j0 += kKeyTile) {
-      const int n_real = std::min(kKeyTile, limit - j0);
-      const int n = round_up_lanes(n_real);
-      score.scores(j0, n, s);
-      T tile_max = am::neg_inf<T>();
-      for (int jj = 0; jj < n; ++jj) {
-        s[jj] = jj < n_real ? s[jj] : am::neg_inf<T>();
-        tile_max = std::max(tile_max, s[jj]);
-      }
-      const T alpha = am::softmax_rescale(state, std::max(state.m, tile_max));
-      const T ref = am::softmax_ref(state.m);
-      T sum = 0;
-#pragma omp simd reduction(+ : sum)
-      for (int jj = 0; jj < n; ++jj) {
-        w[jj] = am::exp_of(s[jj] - ref);
-        sum += w[jj];
-      }
-      state.l += sum;
-      for (int d = 0; d < D; ++d) {
-        const T* __restrict vd = buf.vT.data() + std::size_t(d) * buf.stride + j0;
-        T a = 0;
-#pragma omp simd reduction(+ : a)
-        for (int jj = 0; jj < n; ++jj) a += w[jj] * vd[jj];
-        acc[d] = acc[d] * alpha + a;
-      }
-    }
-    const T inv = state.l > T(0) ? T(1) / state.l : T(0);
-    T* oi = out + i * p.out_strides.token;
-    for (int d = 0; d < D; ++d) oi[d] = acc[d] * inv;
-    const T row_lse = am::softmax_lse(state);
-    lse[i] = row_lse;
-
-    if (p.probs) {
-      T* pi = p.probs + ((std::int64_t(b) * p.H + h) * p.Nq + i) * p.Nk;
-      for (int j0 = 0; j0 < limit; j0 += kKeyTile) {
-        const int n = std::min(kKeyTile, limit - j0);
-        score.scores(j0, round_up_lanes(n), s);
-        for (int jj = 0; jj < n; ++jj) pi[j0 + jj] = am::softmax_weight(s[jj], row_lse);
-      }
-      std::fill(pi + std::max(limit, 0), pi + p.Nk, T(0));
-    }
-  }
-}
-
-// Backward of head (b, h): dq rows, dk and dv of the head, and the head's dR terms.
-template <typename T, class Score>
-void backward_head(const AttentionBackwardParams<T>& bp, int b, int h, Score& score,
-                   HeadBuffers<T>& buf, T* dR_head) {
-  const AttentionParams<T>& p = bp.fwd;
-  const int D = p.D, Nk = p.Nk;
-  const T* q = head_ptr(p.q, p.q_strides, b, h);
-  const T* o = head_ptr(static_cast<const T*>(p.out), p.out_strides, b, h);
-  const T* dout = head_ptr(bp.dout, bp.dout_strides, b, h);
-  const T* lse = p.lse + (std::int64_t(b) * p.H + h) * p.Nq;
-  T* dq = head_ptr(bp.dq, bp.dq_strides, b, h);
-  T* dk = head_ptr(bp.dk, bp.dk_strides, b, h);
-  T* dv = head_ptr(bp.dv, bp.dv_strides, b, h);
-
-  score.set_keys(head_ptr(p.k, p.k_strides, b, h), p.k_strides.token, Nk);
-  buf.set_values(head_ptr(p.v, p.v_strides, b, h), p.v_strides.token, Nk, D);
-  const int stride = buf.stride;
-  buf.dkT.assign(std::size_t(D) * stride, T(0));
-  buf.dvT.assign(std::size_t(D) * stride, T(0));
-  std::fill(buf.dR_acc.begin(), buf.dR_acc.end(), T(0));
-  T* __restrict s = buf.s.data();
-  T* __restrict w = buf.w.data();
-  T* __restrict dp = buf.dp.data();
-  T* dq_acc = buf.dq_acc.data();
-
-  for (int i = 0; i < p.Nq; ++i) {
-    const T* qi = q + i * p.q_strides.token;
-    const T* oi = o + i * p.out_strides.token;
-    const T* gi = dout + i * bp.dout_strides.token;
-    score.set_query(qi);
-    const int limit = key_limit(p.causal, i, p.Nq, Nk);
-    const T row_lse = lse[i];
-    T delta = 0;  // rowsum(dO * O)
-    for (int d = 0; d < D; ++d) delta += gi[d] * oi[d];
-    std::fill(dq_acc, dq_acc + D, T(0));
-    for (int j0 = 0; j0 < limit; j0 += kKeyTile) {
-      const int n_real = std::min(kKeyTile, limit - j0);
-      const int n = round_up_lanes(n_real);
-      score.scores(j0, n, s);
-#pragma omp simd
-      for (int jj = 0; jj < n; ++jj) {
-        const T weight = am::softmax_weight(s[jj], row_lse);
-        w[jj] = jj < n_real ? weight : T(0);
-        dp[jj] = 0;
-      }
-      for (int d = 0; d < D; ++d) {
-        const T gd = gi[d];
-        const T* __restrict vd = buf.vT.data() + std::size_t(d) * stride + j0;
-        T* __restrict dvd = buf.dvT.data() + std::size_t(d) * stride + j0;
-#pragma omp simd
-        for (int jj = 0; jj < n; ++jj) {
-          dp[jj] += gd * vd[jj];
-          dvd[jj] += w[jj] * gd;
-        }
-      }
-#pragma omp simd
-      for (int jj = 0; jj < n; ++jj) dp[jj] = w[jj] * (dp[jj] - delta);  // dS
-      score.grads(dp, j0, n, dq_acc, buf.dkT.data(), buf.dR_acc.data());
-    }
-    T* dqi = dq + i * bp.dq_strides.token;
-    for (int d = 0; d < D; ++d) dqi[d] = score.dq_factor(d) * dq_acc[d];
-  }
-  for (int j = 0; j < Nk; ++j) {
-    T* dkj = dk + j * bp.dk_strides.token;
-    T* dvj = dv + j * bp.dv_strides.token;
-    for (int d = 0; d < D; ++d) {
-      dkj[d] = score.dk_factor(d) * buf.dkT[std::size_t(d) * stride + j];
-      dvj[d] = buf.dvT[std::size_t(d) * stride + j];
-    }
-  }
-  score.finish_dR(buf.dR_acc.data(), dR_head);
-}
-
-// ---- register-blocked dot score -------------------------------------------------------------
-
-constexpr int kRows = 6;  // query rows per block
-template <typename T>
-constexpr int kKeyStep = 2 * simd::Vec<T>::kLanes;  // keys per score micro-tile (2 vectors)
+// ---- GEMM-like micro-kernels ----------------------------------------------------------------
 
 // c[r * ldc + jj] = sum_{d < D} a[r * lda + d] * bT[d * ldb + jj] for r < kRows, jj < n
 // (n a multiple of kKeyStep): a block of rows against a tile of [D][keys] columns.
@@ -521,72 +198,356 @@ void load_rows(const T* x, std::int64_t token_stride, int n, int D, int Dp, int 
   for (int j = 0; j < n; ++j) std::copy(x + j * token_stride, x + j * token_stride + D, xr.data() + std::size_t(j) * Dp);
 }
 
-// One block of up to kRows query rows [i0, i0 + rows): rows scaled by `scale` into
-// [kRows][Dp] (zero rows and dims beyond), each row's key limit (0 for the padding rows).
+// x[(i0 + r) * token_stride + d] * scale as [kRows][ld] rows for r < rows, zero beyond (rows and
+// dims d >= D up to ld).
 template <typename T>
-struct QueryBlock {
+void load_query_rows(const T* x, std::int64_t token_stride, int i0, int rows, int D, T scale, int ld,
+                     T* block) {
+  std::fill(block, block + kRows * ld, T(0));
+  for (int r = 0; r < rows; ++r)
+    for (int d = 0; d < D; ++d) block[r * ld + d] = scale * x[(i0 + r) * token_stride + d];
+}
+
+// The key limits of one block of up to kRows query rows [i0, i0 + rows) (0 for padding rows).
+struct BlockRows {
   int rows = 0;
   int limit[kRows] = {};
   int max_limit = 0;
 
-  void load(const AttentionParams<T>& p, const T* x, std::int64_t token_stride, int i0, int i1, T scale,
-            int Dp, T* block) {
-    rows = std::min(kRows, i1 - i0);
-    max_limit = 0;
-    std::fill(block, block + kRows * Dp, T(0));
+  template <typename T>
+  BlockRows(const AttentionParams<T>& p, int i0, int i1) : rows(std::min(kRows, i1 - i0)) {
     for (int r = 0; r < kRows; ++r) {
       limit[r] = r < rows ? key_limit(p.causal, i0 + r, p.Nq, p.Nk) : 0;
       max_limit = std::max(max_limit, limit[r]);
-      if (r < rows)
-        for (int d = 0; d < p.D; ++d) block[r * Dp + d] = scale * x[(i0 + r) * token_stride + d];
     }
   }
 };
 
-// Per-thread buffers of the blocked dot kernels: Dp = D rounded up to the SIMD lanes.
-template <typename T>
-struct DotBuffers {
-  int Dp;
-  std::vector<T> kT, vT;          // [D][keys], keys padded to kKeyStep with zeros
-  std::vector<T> kr, vr, dk, dv;  // [keys][Dp]
-  std::vector<T> q, g, acc;       // [kRows][Dp]: scaled queries, dO rows, O or dQ sums
-  std::vector<T> s, w, dp;        // [kRows][kKeyTile]
+// ---- score policies --------------------------------------------------------------------------
+// A policy holds one head's keys (set_keys, keys [0, n) padded to ld) and one block's queries
+// (set_queries); scores(j0, n, s) writes s[r * kKeyTile + jj] for the block's kRows rows and keys
+// j0 + jj, jj < n (n a multiple of kKeyStep, padding keys and rows finite). For the backward
+// (set_keys with grads = true) grads(ds, j0, n) adds the tile's dS to the block's dq and the
+// head's dk (and dR) sums, written out by write_dq after each block and write_dk / write_dR
+// after the head.
 
-  explicit DotBuffers(int D)
-      : Dp(round_up(D, simd::Vec<T>::kLanes)), q(kRows * Dp), g(kRows * Dp), acc(kRows * Dp),
-        s(kRows * kKeyTile), w(kRows * kKeyTile), dp(kRows * kKeyTile) {}
+// s_ij = scale * q_i . k_j.
+template <typename T>
+class DotScore {
+ public:
+  explicit DotScore(const AttentionParams<T>& p)
+      : D_(p.D), Dp_(round_up(p.D, simd::Vec<T>::kLanes)), scale_(p.scale), q_(kRows * Dp_),
+        dq_(kRows * Dp_) {}
+
+  T log_eps() const { return am::neg_inf<T>(); }
+
+  void set_keys(const T* k, std::int64_t token_stride, int n, int ld, bool grads) {
+    ld_ = ld;
+    load_transposed(k, token_stride, n, D_, ld, T(0), kT_);
+    if (!grads) return;
+    load_rows(k, token_stride, n, D_, Dp_, ld, kr_);
+    dk_.assign(std::size_t(ld) * Dp_, T(0));
+  }
+  // Queries scaled by `scale`, so dK += dS^T (scale Q) needs no further factor.
+  void set_queries(const T* q, std::int64_t token_stride, int i0, int rows) {
+    load_query_rows(q, token_stride, i0, rows, D_, scale_, Dp_, q_.data());
+    std::fill(dq_.begin(), dq_.end(), T(0));
+  }
+  void scores(int j0, int n, T* s) {
+    rows_dot_columns(q_.data(), Dp_, kT_.data() + j0, ld_, D_, n, s, kKeyTile);
+  }
+  void grads(const T* ds, int j0, int n) {
+    const std::size_t off = std::size_t(j0) * Dp_;
+    rank_update(ds, kKeyTile, n, q_.data(), Dp_, dk_.data() + off);
+    weights_times_rows(ds, kKeyTile, n, kr_.data() + off, Dp_, dq_.data());
+  }
+  void write_dq(int rows, T* dq, std::int64_t token_stride) const {
+    for (int r = 0; r < rows; ++r)
+      for (int d = 0; d < D_; ++d) dq[r * token_stride + d] = scale_ * dq_[r * Dp_ + d];
+  }
+  void write_dk(T* dk, std::int64_t token_stride, int n) const {
+    for (int j = 0; j < n; ++j) std::copy_n(dk_.data() + std::size_t(j) * Dp_, D_, dk + j * token_stride);
+  }
+  void write_dR(T*) const {}
+
+ private:
+  int D_, Dp_;
+  T scale_;
+  int ld_ = 0;
+  std::vector<T> kT_;       // [D][ld]
+  std::vector<T> kr_, dk_;  // [ld][Dp]
+  std::vector<T> q_, dq_;   // [kRows][Dp]
 };
 
-// Forward of the dot score, query rows [i0, i1) of head (b, h) in blocks of kRows.
+// ---- register-blocked Fourier score ----------------------------------------------------------
+// Per token and dim the policy packs four values: R_d x_d, sin(R_d x_d), cos(R_d x_d) and x_d
+// itself. Keys are packed [d][key vector][4][lanes] (one pointer walks a tile), a block's
+// queries [d][row][4] (each value broadcast to the lanes). The score takes x = qR - kR, the
+// gradients x = R (q - k) (their dR term needs q - k itself); sin x and cos x come from the
+// per-token values (am::sin_diff, am::cos_diff). Head dims are padded to a multiple of
+// kSincGroup with x = 0, whose sinc factor is exactly 1 and gradient exactly 0. The series
+// below are am::sinc_factor's and am::log_sinc_deriv's.
+
+constexpr int kPack = 4;          // packed values per token and dim
+constexpr int kSincGroup = 4;     // sinc factors multiplied (num and den apart) per division
+constexpr int kProductRows = 2;   // query rows per pass of sinc_products
+constexpr int kGradRows = 3;      // query rows per pass of sinc_grads
+static_assert(kRows % kProductRows == 0 && kRows % kGradRows == 0);
+
+// 2^-60, 2^60: the running product of sincs is scaled up when it falls below 2^-60, so D
+// factors (each at most 1) never underflow unless a group of kSincGroup does.
 template <typename T>
-class DotForward {
+constexpr T kTinyProduct = T(8.673617379884035e-19);
+template <typename T>
+constexpr T kProductScale = T(1152921504606846976.0);
+
+// For query rows r < Rows of qp (the block's pack from row r0) and key vectors v < nvec of kp
+// (the head's pack from the tile's first vector; nv vectors per dim), Dg padded dims:
+// prod[r * ldp + jj] * 2^expo[r * ldp + jj] = prod_d sinc(qR[r][d] - kR[d][jj]).
+template <int Rows, typename T>
+void sinc_products(const T* __restrict qp, int Dg, const T* __restrict kp, std::size_t nv, int nvec,
+                   T* __restrict prod, T* __restrict expo, int ldp) {
+  using V = simd::Vec<T>;
+  constexpr int W = V::kLanes;
+  const V one = V::splat(T(1));
+  const V small2 = V::splat(am::Consts<T>::kSmallX * am::Consts<T>::kSmallX);
+  for (int v = 0; v < nvec; ++v) {
+    V acc[Rows], e[Rows];
+    for (int r = 0; r < Rows; ++r) acc[r] = one, e[r] = V::zero();
+    for (int d0 = 0; d0 < Dg; d0 += kSincGroup) {
+      V num[Rows], den[Rows];
+      for (int r = 0; r < Rows; ++r) num[r] = one, den[r] = one;
+#pragma GCC unroll 4
+      for (int g = 0; g < kSincGroup; ++g) {
+        const T* kd = kp + ((std::size_t(d0 + g) * nv + v) * kPack) * W;
+        const T* qd = qp + std::size_t(d0 + g) * kRows * kPack;
+        const V kr = V::load(kd), ks = V::load(kd + W), kc = V::load(kd + 2 * W);
+#pragma GCC unroll 4
+        for (int r = 0; r < Rows; ++r) {
+          const T* qr = qd + r * kPack;
+          const V x = simd::sub(V::broadcast(qr), kr);
+          const V sn = simd::fms(V::broadcast(qr + 1), kc, simd::mul(V::broadcast(qr + 2), ks));
+          const V z = simd::mul(x, x);
+          // sinc x = 1 - x^2/6 + x^4/120 - x^6/5040 + x^8/362880 below kSmallX, sin x / x above.
+          V t = simd::fma(z, V::splat(T(1.0 / 362880.0)), V::splat(T(-1.0 / 5040.0)));
+          t = simd::fma(t, z, V::splat(T(1.0 / 120.0)));
+          t = simd::fma(t, z, V::splat(T(-1.0 / 6.0)));
+          t = simd::fma(t, z, one);
+          const V small = simd::less(z, small2);
+          num[r] = simd::mul(num[r], simd::select(small, t, sn));
+          den[r] = simd::mul(den[r], simd::select(small, one, x));
+        }
+      }
+      for (int r = 0; r < Rows; ++r) {
+        acc[r] = simd::mul(acc[r], simd::div(num[r], den[r]));
+        const V under = simd::less(simd::abs(acc[r]), V::splat(kTinyProduct<T>));
+        acc[r] = simd::mul(acc[r], simd::select(under, V::splat(kProductScale<T>), one));
+        e[r] = simd::add(e[r], simd::select(under, V::splat(T(-60)), V::zero()));
+      }
+    }
+    for (int r = 0; r < Rows; ++r) {
+      acc[r].store(prod + r * ldp + v * W);
+      e[r].store(expo + r * ldp + v * W);
+    }
+  }
+}
+
+// s[jj] = p (log|s[jj]| + expo[jj] ln 2): the score of a product from sinc_products, in place.
+// Out of line, so the loop is vectorised in any caller (as exp_row).
+template <typename T>
+[[gnu::noinline]] void log_scores_row(T* __restrict s, const T* __restrict expo, T p, int n) {
+#pragma omp simd
+  for (int jj = 0; jj < n; ++jj)
+    s[jj] = p * (am::log_of(std::fabs(s[jj])) + expo[jj] * T(0.693147180559945309417));
+}
+
+// For query rows r < Rows of qp, key vectors v < nvec of kp (as sinc_products) and dims d < D,
+// with G = ds[r * lds + jj] g(x), x = R_d (q[r][d] - k[d][jj]), g = d/dx log|sinc x|
+// (am::log_sinc_deriv):
+//   dq[r * Dg + d] += sum_jj G,   dkT[d * ldk + jj] += sum_r G,   dRdiff[d] += sum_{r, jj} G (q - k).
+template <int Rows, typename T>
+void sinc_grads(const T* __restrict qp, int D, int Dg, const T* __restrict kp, std::size_t nv,
+                const T* __restrict R, int nvec, const T* __restrict ds, int lds,
+                T* __restrict dq, T* __restrict dkT, std::size_t ldk, T* __restrict dRdiff) {
+  using V = simd::Vec<T>;
+  constexpr int W = V::kLanes;
+  const V small2 = V::splat(am::Consts<T>::kSmallX * am::Consts<T>::kSmallX);
+  const V tiny_den = V::splat(am::Consts<T>::kTinyDen);
+  for (int d = 0; d < D; ++d) {
+    V dqa[Rows], dr = V::zero();
+    for (int r = 0; r < Rows; ++r) dqa[r] = V::zero();
+    const V Rd = V::broadcast(R + d);
+    const T* qd = qp + std::size_t(d) * kRows * kPack;
+    for (int v = 0; v < nvec; ++v) {
+      const T* kd = kp + ((std::size_t(d) * nv + v) * kPack) * W;
+      const V ks = V::load(kd + W), kc = V::load(kd + 2 * W), kx = V::load(kd + 3 * W);
+      T* dkd = dkT + d * ldk + v * W;
+      V dk = V::load(dkd);
+#pragma GCC unroll 4
+      for (int r = 0; r < Rows; ++r) {
+        const T* qr = qd + r * kPack;
+        const V qs = V::broadcast(qr + 1), qc = V::broadcast(qr + 2);
+        const V diff = simd::sub(V::broadcast(qr + 3), kx);
+        const V x = simd::mul(Rd, diff);
+        const V sn = simd::fms(qs, kc, simd::mul(qc, ks));
+        const V cs = simd::fma(qc, kc, simd::mul(qs, ks));
+        const V z = simd::mul(x, x);
+        // g = -x/3 - x^3/45 - 2x^5/945 - x^7/4725 - 2x^9/93555 below kSmallX,
+        // (x cos x - sin x) / (x sin x) above, its denominator kept away from 0.
+        V series = simd::fma(z, V::splat(T(-2.0 / 93555.0)), V::splat(T(-1.0 / 4725.0)));
+        series = simd::fma(series, z, V::splat(T(-2.0 / 945.0)));
+        series = simd::fma(series, z, V::splat(T(-1.0 / 45.0)));
+        series = simd::fma(series, z, V::splat(T(-1.0 / 3.0)));
+        series = simd::mul(series, x);
+        V den = simd::mul(x, sn);
+        den = simd::select(simd::less(simd::abs(den), tiny_den), tiny_den, den);
+        const V ratio = simd::div(simd::fms(x, cs, sn), den);
+        const V g = simd::select(simd::less(z, small2), series, ratio);
+        const V G = simd::mul(V::load(ds + r * lds + v * W), g);
+        dqa[r] = simd::add(dqa[r], G);
+        dk = simd::add(dk, G);
+        dr = simd::fma(G, diff, dr);
+      }
+      dk.store(dkd);
+    }
+    for (int r = 0; r < Rows; ++r) dq[r * D + d] += simd::hsum(dqa[r]);
+    dRdiff[d] += simd::hsum(dr);
+  }
+}
+
+// s_ij = p * sum_d log|sinc(R_d (q_id - k_jd))|.
+template <typename T>
+class FourierScore {
+ public:
+  explicit FourierScore(const AttentionParams<T>& p)
+      : D_(p.D), Dg_(round_up(p.D, kSincGroup)), p_(T(p.p)), R_(p.D), tmp_(p.D), sin_(p.D),
+        cos_(p.D), qp_(std::size_t(Dg_) * kRows * kPack), dq_(kRows * p.D), dRdiff_(p.D),
+        expo_(kRows * kKeyTile) {
+    for (int d = 0; d < D_; ++d) R_[d] = p.R_per_dim ? p.R[d] : p.R[0];
+    log_eps_ = p.eps > T(0) ? T(std::log(double(p.eps))) : am::neg_inf<T>();
+  }
+
+  T log_eps() const { return log_eps_; }
+
+  void set_keys(const T* k, std::int64_t token_stride, int n, int ld, bool grads) {
+    constexpr int W = simd::Vec<T>::kLanes;
+    ld_ = ld;
+    nv_ = ld / W;
+    kp_.resize(std::size_t(Dg_) * ld * kPack);
+    for (int d = 0; d < Dg_; ++d)  // padding keys and dims: x = 0, sin = 0, cos = 1
+      for (int v = 0; v < nv_; ++v) pack(kp_.data() + (std::size_t(d) * nv_ + v) * kPack * W, W, W, T(0), T(0), T(1), T(0));
+    for (int j = 0; j < n; ++j) {
+      const T* kj = k + j * token_stride;
+      sincos_scaled(kj);
+      for (int d = 0; d < D_; ++d)
+        pack(kp_.data() + (std::size_t(d) * nv_ + j / W) * kPack * W + j % W, W, 1, tmp_[d], sin_[d], cos_[d], kj[d]);
+    }
+    if (!grads) return;
+    dkT_.assign(std::size_t(D_) * ld, T(0));
+    std::fill(dRdiff_.begin(), dRdiff_.end(), T(0));
+  }
+  void set_queries(const T* q, std::int64_t token_stride, int i0, int rows) {
+    for (int d = 0; d < Dg_; ++d)  // padding rows and dims: like padding keys
+      for (int r = 0; r < kRows; ++r) pack(query(d, r), 1, 1, T(0), T(0), T(1), T(0));
+    for (int r = 0; r < rows; ++r) {
+      const T* qi = q + (i0 + r) * token_stride;
+      sincos_scaled(qi);
+      for (int d = 0; d < D_; ++d) pack(query(d, r), 1, 1, tmp_[d], sin_[d], cos_[d], qi[d]);
+    }
+    std::fill(dq_.begin(), dq_.end(), T(0));
+  }
+  void scores(int j0, int n, T* s) {
+    constexpr int W = simd::Vec<T>::kLanes;
+    for (int r0 = 0; r0 < kRows; r0 += kProductRows)
+      sinc_products<kProductRows>(query(0, r0), Dg_, key_vector(j0 / W), nv_, n / W, s + r0 * kKeyTile,
+                                  expo_.data() + r0 * kKeyTile, kKeyTile);
+    for (int r = 0; r < kRows; ++r) log_scores_row(s + r * kKeyTile, expo_.data() + r * kKeyTile, p_, n);
+  }
+  void grads(const T* ds, int j0, int n) {
+    constexpr int W = simd::Vec<T>::kLanes;
+    for (int r0 = 0; r0 < kRows; r0 += kGradRows)
+      sinc_grads<kGradRows>(query(0, r0), D_, Dg_, key_vector(j0 / W), nv_, R_.data(), n / W,
+                            ds + r0 * kKeyTile, kKeyTile, dq_.data() + r0 * D_, dkT_.data() + j0, ld_,
+                            dRdiff_.data());
+  }
+  // ds/dq_d = p R_d g, ds/dk_d = -p R_d g.
+  void write_dq(int rows, T* dq, std::int64_t token_stride) const {
+    for (int r = 0; r < rows; ++r)
+      for (int d = 0; d < D_; ++d) dq[r * token_stride + d] = p_ * R_[d] * dq_[r * D_ + d];
+  }
+  void write_dk(T* dk, std::int64_t token_stride, int n) const {
+    for (int j = 0; j < n; ++j)
+      for (int d = 0; d < D_; ++d) dk[j * token_stride + d] = -p_ * R_[d] * dkT_[std::size_t(d) * ld_ + j];
+  }
+  // ds/dR_d = p (q_d - k_d) g.
+  void write_dR(T* dR_head) const {
+    for (int d = 0; d < D_; ++d) dR_head[d] = p_ * dRdiff_[d];
+  }
+
+ private:
+  // The four packed values at dst, dst + step, dst + 2 step, dst + 3 step (count of each).
+  static void pack(T* dst, int step, int count, T xR, T s, T c, T x) {
+    std::fill_n(dst, count, xR);
+    std::fill_n(dst + step, count, s);
+    std::fill_n(dst + 2 * step, count, c);
+    std::fill_n(dst + 3 * step, count, x);
+  }
+  // tmp_ = R x, sin_, cos_ = its sine and cosine, for one token's D values x.
+  void sincos_scaled(const T* x) {
+    for (int d = 0; d < D_; ++d) tmp_[d] = R_[d] * x[d];
+    sincos_row(tmp_.data(), D_, sin_.data(), cos_.data());
+  }
+  T* query(int d, int r) { return qp_.data() + (std::size_t(d) * kRows + r) * kPack; }
+  const T* key_vector(int v) const { return kp_.data() + std::size_t(v) * kPack * simd::Vec<T>::kLanes; }
+
+  int D_, Dg_;  // head dim, padded to kSincGroup
+  T p_;
+  T log_eps_;
+  int ld_ = 0, nv_ = 0;  // keys padded, key vectors per dim
+  std::vector<T> R_, tmp_, sin_, cos_;  // D
+  std::vector<T> kp_;                   // [Dg][nv][kPack][lanes]
+  std::vector<T> dkT_;                  // [D][ld]
+  std::vector<T> qp_;                   // [Dg][kRows][kPack]
+  std::vector<T> dq_;                   // [kRows][D]
+  std::vector<T> dRdiff_;               // D: sum of G (q - k)
+  std::vector<T> expo_;                 // [kRows][kKeyTile]
+};
+
+// ---- the blocked skeleton ---------------------------------------------------------------------
+
+// Forward, query rows [i0, i1) of head (b, h) in blocks of kRows; probs (if asked for) in a
+// second pass over the block's tiles once its lse is known.
+template <typename T, class Score>
+class BlockedForward {
  public:
   static constexpr int kRowAlign = kRows;
-  explicit DotForward(const AttentionParams<T>& p) : p_(p), buf_(p.D) {}
+  explicit BlockedForward(const AttentionParams<T>& p)
+      : p_(p), score_(p), Dp_(round_up(p.D, simd::Vec<T>::kLanes)), acc_(kRows * Dp_),
+        s_(kRows * kKeyTile), w_(kRows * kKeyTile) {}
 
   void rows(int b, int h, int i0, int i1) {
     const AttentionParams<T>& p = p_;
-    const int D = p.D, Dp = buf_.Dp;
+    const int D = p.D, Dp = Dp_;
     const int nk = key_limit(p.causal, i1 - 1, p.Nq, p.Nk);  // keys any of these rows sees
     const int ld = round_up(std::max(nk, 1), kKeyStep<T>);
-    load_transposed(head_ptr(p.k, p.k_strides, b, h), p.k_strides.token, nk, D, ld, T(0), buf_.kT);
-    load_rows(head_ptr(p.v, p.v_strides, b, h), p.v_strides.token, nk, D, Dp, ld, buf_.vr);
+    score_.set_keys(head_ptr(p.k, p.k_strides, b, h), p.k_strides.token, nk, ld, false);
+    load_rows(head_ptr(p.v, p.v_strides, b, h), p.v_strides.token, nk, D, Dp, ld, vr_);
     const T* q = head_ptr(p.q, p.q_strides, b, h);
     T* out = head_ptr(p.out, p.out_strides, b, h);
     T* lse = p.lse + (std::int64_t(b) * p.H + h) * p.Nq;
-    T* __restrict s = buf_.s.data();
-    T* __restrict w = buf_.w.data();
-    T* acc = buf_.acc.data();
+    T* __restrict s = s_.data();
+    T* __restrict w = w_.data();
+    T* acc = acc_.data();
 
     for (int ib = i0; ib < i1; ib += kRows) {
-      QueryBlock<T> blk;
-      blk.load(p, q, p.q_strides.token, ib, i1, p.scale, Dp, buf_.q.data());
+      const BlockRows blk(p, ib, i1);
+      score_.set_queries(q, p.q_strides.token, ib, blk.rows);
       am::SoftmaxState<T> state[kRows];
-      for (auto& st : state) st = am::softmax_init(am::neg_inf<T>());
+      for (auto& st : state) st = am::softmax_init(score_.log_eps());
       std::fill(acc, acc + kRows * Dp, T(0));
       for (int j0 = 0; j0 < blk.max_limit; j0 += kKeyTile) {
         const int n = round_up(std::min(kKeyTile, blk.max_limit - j0), kKeyStep<T>);
-        rows_dot_columns(buf_.q.data(), Dp, buf_.kT.data() + j0, ld, D, n, s, kKeyTile);
+        score_.scores(j0, n, s);
         for (int r = 0; r < kRows; ++r) {
           T* __restrict sr = s + r * kKeyTile;
           T* __restrict wr = w + r * kKeyTile;
@@ -600,68 +561,89 @@ class DotForward {
 #pragma omp simd
           for (int e = 0; e < Dp; ++e) acc[r * Dp + e] *= alpha;
         }
-        weights_times_rows(w, kKeyTile, n, buf_.vr.data() + std::size_t(j0) * Dp, Dp, acc);
+        weights_times_rows(w, kKeyTile, n, vr_.data() + std::size_t(j0) * Dp, Dp, acc);
       }
+      T row_lse[kRows];
       for (int r = 0; r < blk.rows; ++r) {
         const T inv = state[r].l > T(0) ? T(1) / state[r].l : T(0);
         T* oi = out + (ib + r) * p.out_strides.token;
         for (int d = 0; d < D; ++d) oi[d] = acc[r * Dp + d] * inv;
-        lse[ib + r] = am::softmax_lse(state[r]);
+        row_lse[r] = lse[ib + r] = am::softmax_lse(state[r]);
       }
+      if (p.probs) write_probs(b, h, ib, blk, row_lse);
     }
   }
 
  private:
+  // probs[i][j] = exp(s_ij - lse_i) for the keys row i sees, 0 beyond.
+  void write_probs(int b, int h, int ib, const BlockRows& blk, const T* row_lse) {
+    const AttentionParams<T>& p = p_;
+    T* __restrict s = s_.data();
+    for (int j0 = 0; j0 < blk.max_limit; j0 += kKeyTile) {
+      const int n = round_up(std::min(kKeyTile, blk.max_limit - j0), kKeyStep<T>);
+      score_.scores(j0, n, s);
+      for (int r = 0; r < blk.rows; ++r) {
+        T* pi = p.probs + ((std::int64_t(b) * p.H + h) * p.Nq + ib + r) * p.Nk;
+        const int valid = std::clamp(blk.limit[r] - j0, 0, n);
+        for (int jj = 0; jj < valid; ++jj) pi[j0 + jj] = am::softmax_weight(s[r * kKeyTile + jj], row_lse[r]);
+      }
+    }
+    for (int r = 0; r < blk.rows; ++r) {
+      T* pi = p.probs + ((std::int64_t(b) * p.H + h) * p.Nq + ib + r) * p.Nk;
+      std::fill(pi + blk.limit[r], pi + p.Nk, T(0));
+    }
+  }
+
   const AttentionParams<T>& p_;
-  DotBuffers<T> buf_;
+  Score score_;
+  int Dp_;  // D rounded up to the SIMD lanes
+  std::vector<T> vr_;      // [keys][Dp]
+  std::vector<T> acc_;     // [kRows][Dp]: O sums
+  std::vector<T> s_, w_;   // [kRows][kKeyTile]
 };
 
-// Backward of the dot score for head (b, h): with P recomputed from lse, dP = dO V^T,
-// dS = P (dP - rowsum(dO O)): dV += P^T dO, dK += dS^T (scale Q), dQ = scale dS K.
-template <typename T>
-class DotBackward {
+// Backward of head (b, h): with P recomputed from lse, dP = dO V^T, dS = P (dP - rowsum(dO O)),
+// dV += P^T dO here and dQ, dK, dR from dS in the score policy.
+template <typename T, class Score>
+class BlockedBackward {
  public:
-  explicit DotBackward(const AttentionBackwardParams<T>& bp) : bp_(bp), buf_(bp.fwd.D) {}
+  explicit BlockedBackward(const AttentionBackwardParams<T>& bp)
+      : bp_(bp), score_(bp.fwd), Dp_(round_up(bp.fwd.D, simd::Vec<T>::kLanes)), g_(kRows * Dp_),
+        s_(kRows * kKeyTile), w_(kRows * kKeyTile), ds_(kRows * kKeyTile) {}
 
-  void head(int b, int h, T*) {
+  void head(int b, int h, T* dR_head) {
     const AttentionParams<T>& p = bp_.fwd;
-    const int D = p.D, Dp = buf_.Dp, Nk = p.Nk;
+    const int D = p.D, Dp = Dp_, Nk = p.Nk;
     const int ld = round_up(std::max(Nk, 1), kKeyStep<T>);
-    const T* k = head_ptr(p.k, p.k_strides, b, h);
-    const T* v = head_ptr(p.v, p.v_strides, b, h);
-    load_transposed(k, p.k_strides.token, Nk, D, ld, T(0), buf_.kT);
-    load_transposed(v, p.v_strides.token, Nk, D, ld, T(0), buf_.vT);
-    load_rows(k, p.k_strides.token, Nk, D, Dp, ld, buf_.kr);
-    buf_.dk.assign(std::size_t(ld) * Dp, T(0));
-    buf_.dv.assign(std::size_t(ld) * Dp, T(0));
+    score_.set_keys(head_ptr(p.k, p.k_strides, b, h), p.k_strides.token, Nk, ld, true);
+    load_transposed(head_ptr(p.v, p.v_strides, b, h), p.v_strides.token, Nk, D, ld, T(0), vT_);
+    dv_.assign(std::size_t(ld) * Dp, T(0));
     const T* q = head_ptr(p.q, p.q_strides, b, h);
     const T* o = head_ptr(static_cast<const T*>(p.out), p.out_strides, b, h);
     const T* dout = head_ptr(bp_.dout, bp_.dout_strides, b, h);
     const T* lse = p.lse + (std::int64_t(b) * p.H + h) * p.Nq;
     T* dq = head_ptr(bp_.dq, bp_.dq_strides, b, h);
-    T* __restrict s = buf_.s.data();
-    T* __restrict w = buf_.w.data();
-    T* __restrict ds = buf_.dp.data();
-    T* dq_acc = buf_.acc.data();
+    T* __restrict s = s_.data();
+    T* __restrict w = w_.data();
+    T* __restrict ds = ds_.data();
+    T* g = g_.data();
 
     for (int ib = 0; ib < p.Nq; ib += kRows) {
-      QueryBlock<T> blk;
-      blk.load(p, q, p.q_strides.token, ib, p.Nq, p.scale, Dp, buf_.q.data());
-      QueryBlock<T> gblk;  // dO rows (unscaled); same limits
-      gblk.load(p, dout, bp_.dout_strides.token, ib, p.Nq, T(1), Dp, buf_.g.data());
+      const BlockRows blk(p, ib, p.Nq);
+      score_.set_queries(q, p.q_strides.token, ib, blk.rows);
+      load_query_rows(dout, bp_.dout_strides.token, ib, blk.rows, D, T(1), Dp, g);
       T delta[kRows], row_lse[kRows];
       for (int r = 0; r < kRows; ++r) {
         delta[r] = 0;
         row_lse[r] = r < blk.rows ? lse[ib + r] : am::neg_inf<T>();
         if (r >= blk.rows) continue;
         const T* oi = o + (ib + r) * p.out_strides.token;
-        for (int d = 0; d < D; ++d) delta[r] += buf_.g[r * Dp + d] * oi[d];
+        for (int d = 0; d < D; ++d) delta[r] += g[r * Dp + d] * oi[d];
       }
-      std::fill(dq_acc, dq_acc + kRows * Dp, T(0));
       for (int j0 = 0; j0 < blk.max_limit; j0 += kKeyTile) {
         const int n = round_up(std::min(kKeyTile, blk.max_limit - j0), kKeyStep<T>);
-        rows_dot_columns(buf_.q.data(), Dp, buf_.kT.data() + j0, ld, D, n, s, kKeyTile);
-        rows_dot_columns(buf_.g.data(), Dp, buf_.vT.data() + j0, ld, D, n, ds, kKeyTile);
+        score_.scores(j0, n, s);
+        rows_dot_columns(g, Dp, vT_.data() + j0, ld, D, n, ds, kKeyTile);
         for (int r = 0; r < kRows; ++r) {
           const int valid = std::clamp(blk.limit[r] - j0, 0, n);
           T* __restrict sr = s + r * kKeyTile;
@@ -675,52 +657,25 @@ class DotBackward {
 #pragma omp simd
           for (int jj = 0; jj < n; ++jj) dsr[jj] = wr[jj] * (dsr[jj] - dr);
         }
-        const std::size_t off = std::size_t(j0) * Dp;
-        rank_update(w, kKeyTile, n, buf_.g.data(), Dp, buf_.dv.data() + off);
-        rank_update(ds, kKeyTile, n, buf_.q.data(), Dp, buf_.dk.data() + off);
-        weights_times_rows(ds, kKeyTile, n, buf_.kr.data() + off, Dp, dq_acc);
+        rank_update(w, kKeyTile, n, g, Dp, dv_.data() + std::size_t(j0) * Dp);
+        score_.grads(ds, j0, n);
       }
-      for (int r = 0; r < blk.rows; ++r) {
-        T* dqi = dq + (ib + r) * bp_.dq_strides.token;
-        for (int d = 0; d < D; ++d) dqi[d] = p.scale * dq_acc[r * Dp + d];
-      }
+      score_.write_dq(blk.rows, dq + ib * bp_.dq_strides.token, bp_.dq_strides.token);
     }
-    T* dk = head_ptr(bp_.dk, bp_.dk_strides, b, h);
+    score_.write_dk(head_ptr(bp_.dk, bp_.dk_strides, b, h), bp_.dk_strides.token, Nk);
     T* dv = head_ptr(bp_.dv, bp_.dv_strides, b, h);
-    for (int j = 0; j < Nk; ++j) {
-      std::copy_n(buf_.dk.data() + std::size_t(j) * Dp, D, dk + j * bp_.dk_strides.token);
-      std::copy_n(buf_.dv.data() + std::size_t(j) * Dp, D, dv + j * bp_.dv_strides.token);
-    }
+    for (int j = 0; j < Nk; ++j) std::copy_n(dv_.data() + std::size_t(j) * Dp, D, dv + j * bp_.dv_strides.token);
+    score_.write_dR(dR_head);
   }
 
  private:
   const AttentionBackwardParams<T>& bp_;
-  DotBuffers<T> buf_;
-};
-
-// The one-row-at-a-time skeleton as workers of forward_impl / backward_impl.
-template <typename T, class Score>
-class RowForward {
- public:
-  static constexpr int kRowAlign = 1;
-  explicit RowForward(const AttentionParams<T>& p) : p_(p), score_(p), buf_(p.D) {}
-  void rows(int b, int h, int i0, int i1) { forward_rows(p_, b, h, i0, i1, score_, buf_); }
-
- private:
-  const AttentionParams<T>& p_;
   Score score_;
-  HeadBuffers<T> buf_;
-};
-template <typename T, class Score>
-class RowBackward {
- public:
-  explicit RowBackward(const AttentionBackwardParams<T>& bp) : bp_(bp), score_(bp.fwd), buf_(bp.fwd.D) {}
-  void head(int b, int h, T* dR_head) { backward_head(bp_, b, h, score_, buf_, dR_head); }
-
- private:
-  const AttentionBackwardParams<T>& bp_;
-  Score score_;
-  HeadBuffers<T> buf_;
+  int Dp_;
+  std::vector<T> vT_;          // [D][ld]
+  std::vector<T> dv_;          // [ld][Dp]
+  std::vector<T> g_;           // [kRows][Dp]: dO rows
+  std::vector<T> s_, w_, ds_;  // [kRows][kKeyTile]
 };
 
 // Worker: rows(b, h, i0, i1) computes the forward of query rows [i0, i1) of head (b, h); i0 is
@@ -780,11 +735,9 @@ void attention_forward(Exec, const AttentionParams<T>& p) {
   check_attention_params(p);
   if (p.B == 0 || p.H == 0 || p.Nq == 0) return;
   if (p.score == AttentionScore::Fourier)
-    forward_impl<T, RowForward<T, FourierScore<T>>>(p);
-  else if (p.probs)
-    forward_impl<T, RowForward<T, DotScore<T>>>(p);
+    forward_impl<T, BlockedForward<T, FourierScore<T>>>(p);
   else
-    forward_impl<T, DotForward<T>>(p);
+    forward_impl<T, BlockedForward<T, DotScore<T>>>(p);
 }
 
 template <typename T>
@@ -792,9 +745,9 @@ void attention_backward(Exec, const AttentionBackwardParams<T>& bp) {
   check_attention_backward_params(bp);
   if (bp.fwd.B == 0 || bp.fwd.H == 0) return;
   if (bp.fwd.score == AttentionScore::Fourier)
-    backward_impl<T, RowBackward<T, FourierScore<T>>>(bp);
+    backward_impl<T, BlockedBackward<T, FourierScore<T>>>(bp);
   else
-    backward_impl<T, DotBackward<T>>(bp);
+    backward_impl<T, BlockedBackward<T, DotScore<T>>>(bp);
 }
 
 template void attention_forward<float>(Exec, const AttentionParams<float>&);

@@ -161,6 +161,63 @@ TEST_CASE("attention cpu dot, register-blocked: every head dim 1-128, partial qu
       }
 }
 
+TEST_CASE("attention cpu fourier, register-blocked: every head dim 1-128, partial query blocks, memory keys, strides",
+          "[attention][cpu]") {
+  // The Fourier score runs in blocks of 6 query rows against key tiles of 128 (sinc_products in
+  // passes of 2 rows, sinc_grads in passes of 3): Nq = 37 leaves a partial last block, Nk = 181 a
+  // partial second tile, Nk > Nq with causal makes the first keys memory; D covers groups of 4
+  // sinc factors with a remainder (1, 7, 21) and long products (64, 128); a scalar R over 2 x 2
+  // heads, per-dim R otherwise (a scalar R's dR of a single head sums terms that cancel to
+  // below float's 2e-5, in the row kernel before this one too). Probs run the same kernel in a
+  // second pass.
+  std::uint64_t seed = 1100;
+  for (int D : {1, 2, 7, 12, 16, 21, 32, 64, 128})
+    for (bool causal : {false, true})
+      for (int variant = 0; variant < 3; ++variant) {
+        const Options o{.B = variant == 0 ? 2 : 1, .H = variant == 0 ? 2 : 1, .Nq = 37,
+                        .Nk = variant == 0 ? 37 : variant == 1 ? 53 : 181, .D = D, .causal = causal,
+                        .score = AttentionScore::Fourier, .R_per_dim = variant != 0, .bnhd = variant == 2};
+        // Keep the scores in range at large D: q - k ~ N(0, 2 sd^2), x ~ R (q - k).
+        const double sd = D <= 16 ? 0.25 : 0.25 * std::sqrt(16.0 / D);
+        Problem pr = make_problem(o, seed++, sd, 2.0);
+        check_against_oracle<double>(pr, 1e-10, 1e-30, variant == 1);
+        check_against_oracle<float>(pr, 2e-5, 1e-30, variant == 1);
+      }
+}
+
+TEST_CASE("attention cpu fourier: sinc products below the float range stay normalised",
+          "[attention][cpu][hard]") {
+  // D = 128 dims with |x| of order 3: every pair's prod_d sinc(x_d) is below FLT_MIN, so the
+  // product is only representable with the kernel's rescaling (2^60 steps); with eps = 0 the
+  // weights are still normalised and match the float64 oracle.
+  const Options o{.B = 1, .H = 1, .Nq = 14, .Nk = 20, .D = 128, .causal = true, .eps = 0.0};
+  Problem pr = make_problem(o, 1200, 1.0, 2.0);
+  double largest = 0;
+  for (int i = 0; i < o.Nq; ++i)
+    for (int j = 0; j < o.Nk; ++j) {
+      double prod = 1;
+      for (int d = 0; d < o.D; ++d)
+        prod *= std::fabs(sinc(2.0 * (pr.q[pr.index(o.Nq, 0, 0, i, d)] - pr.k[pr.index(o.Nk, 0, 0, j, d)])));
+      largest = std::max(largest, prod);
+    }
+  REQUIRE(largest < 1.17549435e-38);
+  check_against_oracle<double>(pr, 1e-9);
+  check_against_oracle<float>(pr, 2e-3);
+}
+
+TEST_CASE("attention cpu fourier: R_d = 0 in some dims gives dR_d = 0 and finite gradients",
+          "[attention][cpu][hard]") {
+  const Options o{.Nq = 13, .Nk = 13, .D = 6, .causal = true, .R_per_dim = true};
+  Problem pr = make_problem(o, 1300, 0.3, 2.0);
+  pr.R[1] = 0.0;
+  pr.R[4] = 0.0;
+  check_against_oracle<double>(pr, 1e-10);
+  check_against_oracle<float>(pr, 2e-5);
+  CpuResult<float> got(pr);
+  CHECK(got.run.dR[1] == 0.0f);
+  CHECK(got.run.dR[4] == 0.0f);
+}
+
 TEST_CASE("attention cpu float and double agree on larger heads", "[attention][cpu]") {
   for (int D : {16, 24, 32, 64}) {
     Options o;
