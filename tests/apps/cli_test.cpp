@@ -101,7 +101,7 @@ TEST_CASE("apps: fourierformer-bench's flag mistakes are one readable line, exit
       {bench, "--threads -1 attention", "--threads: expected a whole number from 0 to 1024, got '-1'"},
       {bench, "--device gpu attention", "--device: unknown device 'gpu': expected cpu, cuda or cuda:N"},
       {bench, "--json out/a.json attention", "--json: cannot write 'out/a.json': directory 'out' does not exist"},
-      {bench, "attention --kind cosine", "--kind: expected softmax, fourier, fourier_rf or rfa, got 'cosine'"},
+      {bench, "attention --kind cosine", "--kind: expected softmax, fourier, fourier_rf, rfa or flt, got 'cosine'"},
       {bench, "attention --shape 2,2,9",
        "--shape: expected B,H,Nq,Nk,D: 5 whole numbers of at least 1 separated by commas, got '2,2,9'"},
       {bench, "attention --shape 2,2,9,11,0",

@@ -50,6 +50,8 @@ const std::map<std::string, Names> kScripts = {
     {"scripts/bench/lm_peer.py", {"--config", "lm.yaml"}},
     {"scripts/bench/vit_peer.py", {"--config", "vit.yaml"}},
     {"scripts/bench/make-jpeg-folder.py", {"out"}},
+    {"scripts/bench/attention_scaling.py", {}},
+    {"scripts/results/lm_kinds.py", {"--steps", "1", "--out", "runs"}},
     {"scripts/mpi/train.sh", {"config.yaml"}},
     {"scripts/slurm/train.sbatch", {"config.yaml"}},
     {"scripts/device/bundle.sh", {"out"}},

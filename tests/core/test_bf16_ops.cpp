@@ -187,7 +187,7 @@ TEST_CASE("bf16 fourier features and linear attention match f64", "[bf16]") {
   }
 }
 
-TEST_CASE("bf16 dropout draws the f32 masks; views and copies are exact", "[bf16]") {
+TEST_CASE("bf16 dropout draws the f32 masks, views and copies are exact", "[bf16]") {
   CHECK(check_bf16(
             [](const auto& x) {
               Generator gen(7);

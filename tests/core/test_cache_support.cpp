@@ -32,7 +32,7 @@ class ScopedEnv {
 
 }  // namespace
 
-TEST_CASE("user cache: XDG_CACHE_HOME, else HOME/.cache, else none; named by the path's XXH3", "[core][io]") {
+TEST_CASE("user cache: XDG_CACHE_HOME, else HOME/.cache, else none, named by the path's XXH3", "[core][io]") {
   // `printf / | xxhsum -H3` prints 474292953285562e.
   {
     ScopedEnv xdg("XDG_CACHE_HOME", "/xdg");
@@ -60,7 +60,7 @@ TEST_CASE("user cache: an explicit path is the only location, else the directory
         std::vector<fs::path>{"/c.bin", "/xdg/fourierformer/corpora/474292953285562e.bin"});
 }
 
-TEST_CASE("byte buffer: values and strings read back in order; reading past the end fails", "[core][io]") {
+TEST_CASE("byte buffer: values and strings read back in order, reading past the end fails", "[core][io]") {
   io::ByteWriter w;
   w.put(uint64_t{0x0102030405060708});
   w.put_string("abc");

@@ -180,7 +180,7 @@ TEST_CASE("Linear computes x w^T + b and is initialised uniform in +-1/sqrt(in)"
   REQUIRE(names_of(no_bias.named_parameters()) == std::vector<std::string>{"weight"});
 }
 
-TEST_CASE("LayerNorm normalises the last dim; without affine it has no parameters", "[nn]") {
+TEST_CASE("LayerNorm normalises the last dim, without affine it has no parameters", "[nn]") {
   LayerNorm norm(3, 1e-5, true, DType::F64);
   fill_(norm.weight, 2.0);
   fill_(norm.bias, 0.5);

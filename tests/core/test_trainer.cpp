@@ -232,7 +232,7 @@ std::vector<nlohmann::json> read_jsonl(const fs::path& path) {
 
 }  // namespace
 
-TEST_CASE("Two runs with the same seed give identical losses; another seed differs", "[trainer]") {
+TEST_CASE("Two runs with the same seed give identical losses, another seed differs", "[trainer]") {
   TempDir a, b, c;
   Run first = train_toy(toy_config(a.path()));
   Run second = train_toy(toy_config(b.path()));
@@ -693,7 +693,7 @@ TEST_CASE("A refused resume leaves config.yaml and the checkpoints as they were"
   CHECK(after == expected);
 }
 
-TEST_CASE("Ctrl-C saves at the step boundary and exits 3; a second Ctrl-C stops at once", "[trainer][signals]") {
+TEST_CASE("Ctrl-C saves at the step boundary and exits 3, a second Ctrl-C stops at once", "[trainer][signals]") {
   TempDir dir;
   const fs::path work = dir / "run";
   // The task raises SIGINT during step 4 (calls 7 and 8): step 4 completes and is saved.
@@ -775,7 +775,7 @@ TEST_CASE("An error after training started saves the last consistent state, and 
   CHECK(CheckpointManager(eval_failed / "checkpoints", 2).latest() == eval_failed / "checkpoints/step-000008");
 }
 
-TEST_CASE("Records carry wall-clock time and elapsed seconds; log lines carry elapsed time and an ETA",
+TEST_CASE("Records carry wall-clock time and elapsed seconds, log lines carry elapsed time and an ETA",
           "[trainer][metrics]") {
   TempDir dir;
   const fs::path work = dir / "run";

@@ -73,7 +73,7 @@ TEST_CASE("mixup and cutmix targets: smoothed one-hots weighted by lam, summing 
   CHECK(t[1] == off);
 }
 
-TEST_CASE("mixup mixes each sample with its mirror in float32; cutmix swaps the box", "[data][image]") {
+TEST_CASE("mixup mixes each sample with its mirror in float32, cutmix swaps the box", "[data][image]") {
   MixupConfig cfg;
   cfg.num_classes = 3;
   const Mixup mix(cfg);

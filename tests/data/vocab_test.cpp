@@ -67,7 +67,7 @@ TEST_CASE("every line gets <eos>, blank and whitespace-only lines too", "[data]"
         std::vector<std::string>{"a", "<eos>", "<eos>", "<eos>", "b", "c", "<eos>", "<eos>"});
 }
 
-TEST_CASE("lines end at LF, CRLF or CR; a last line without newline counts", "[data]") {
+TEST_CASE("lines end at LF, CRLF or CR, a last line without newline counts", "[data]") {
   const VocabAndIds r = build_vocab_and_encode("a\r\nb\rc\n\nd e", "train.txt");
   CHECK(decode(r.vocab, r.ids) ==
         std::vector<std::string>{"a", "<eos>", "b", "<eos>", "c", "<eos>", "<eos>", "d", "e", "<eos>"});

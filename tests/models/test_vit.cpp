@@ -171,7 +171,7 @@ TEST_CASE("vit: float64 gradient check of a tiny model, softmax, Fourier and FLT
   }
 }
 
-TEST_CASE("vit: the logits come from the cls token; maps are (B, H, N + 1, N + 1) per block", "[models][vit]") {
+TEST_CASE("vit: the logits come from the cls token, maps are (B, H, N + 1, N + 1) per block", "[models][vit]") {
   Generator gen(6);
   VisionTransformer model(tiny_config("fourier"), gen, DType::F64);
   model.eval();
