@@ -5,6 +5,7 @@
 //   fourierformer-bench attention --kind fourier --shape 48,8,256,256,16 --causal
 //   fourierformer-bench attention --kind fourier_rf --features 256 --shape 48,8,256,256,16 --causal
 //   fourierformer-bench attention --kind rfa --features 256 --shape 48,8,256,256,16 --causal
+//   fourierformer-bench attention --kind flt --features 32 --position-features 16 --shape 1,4,4096,4096,32 --causal
 //   fourierformer-bench --device cuda --json out.json attention --shapes paper
 //   fourierformer-bench --threads 2 train --config configs/lm/brown-small-fourier.yaml --steps 20
 //   fourierformer-bench --precision bf16 train --config configs/lm/brown-small-softmax.yaml
@@ -37,6 +38,8 @@
 #include "core/train/run.h"
 #include "core/train/trainer.h"
 #include "kernels/device_query.h"
+#include "models/attention/fourier_learner.h"
+#include "models/attention/multi_head_attention.h"
 
 #ifdef FF_WITH_CUDA
 #include "core/cuda/context.h"
@@ -49,10 +52,11 @@ using json = nlohmann::json;
 
 struct AttentionCase {
   std::string name;
-  std::string kind;  // softmax | fourier | fourier_rf | rfa
+  std::string kind;  // softmax | fourier | fourier_rf | rfa | flt
   int64_t B, H, Nq, Nk, D;
   bool causal;
-  int64_t features = 256;  // fourier_rf, rfa: random frequencies m
+  int64_t features = 256;          // fourier_rf, rfa: random frequencies m; flt: positive features m
+  int64_t position_features = 16;  // flt: mask frequencies s
 };
 
 // The paper's shapes: LM small and medium (causal), DeiT-tiny (no mask), each kind.
@@ -111,12 +115,24 @@ json bench_attention(const AttentionCase& c, Device device, DType dtype, int war
   Tensor freqs;
   if (c.kind == "fourier_rf") freqs = sinc_frequencies(c.features, c.D, options.p, gen.next(), DType::F32, device);
   if (c.kind == "rfa") freqs = gaussian_frequencies(c.features, c.D, gen.next(), DType::F32, device);
+  // flt: a layer's FourierLearner attention (4 mixture components) over token positions 0..N-1,
+  // the queries at the last Nq of them (models/attention/fourier_learner.h).
+  std::unique_ptr<models::FourierLearnerAttention> flt;
+  Tensor q_pos, k_pos;
+  if (c.kind == "flt") {
+    const models::FltConfig fc{.features = int(c.features), .position_features = int(c.position_features)};
+    flt = std::make_unique<models::FourierLearnerAttention>(c.H, c.D, 1, fc, gen, DType::F32);
+    flt->to(device);
+    k_pos = models::sequence_positions(c.Nk, DType::F32, device);
+    q_pos = narrow(k_pos, 0, c.Nk - c.Nq, c.Nq);
+  }
   const LinearAttentionOptions rf_options{.causal = c.causal, .eps = options.eps};
   auto bhnd = [](const Tensor& x) { return permute(x, {0, 2, 1, 3}); };
   Tensor grad_out = Tensor::ones({c.B, c.H, c.Nq, c.D}, dtype, device);
   auto run = [&] {
     if (c.kind == "fourier_rf") return fourier_rf_attention(bhnd(q), bhnd(k), bhnd(v), freqs, options.R, rf_options);
     if (c.kind == "rfa") return rfa_attention(bhnd(q), bhnd(k), bhnd(v), freqs, options.R, rf_options);
+    if (c.kind == "flt") return flt->forward(bhnd(q), bhnd(k), bhnd(v), q_pos, k_pos, rf_options);
     return attention(bhnd(q), bhnd(k), bhnd(v), options);
   };
 
@@ -146,7 +162,8 @@ json bench_attention(const AttentionCase& c, Device device, DType dtype, int war
             {"shape", {c.B, c.H, c.Nq, c.Nk, c.D}}, {"causal", c.causal},
             {"forward_ms", fwd * 1e3}, {"forward_backward_ms", fwd_bwd * 1e3},
             {"peak_extra_bytes", peak_extra}};
-  if (c.kind == "fourier_rf" || c.kind == "rfa") r["features"] = c.features;
+  if (c.kind == "fourier_rf" || c.kind == "rfa" || c.kind == "flt") r["features"] = c.features;
+  if (c.kind == "flt") r["position_features"] = c.position_features;
   if (c.kind == "softmax") {
     // 2 GEMM-like products forward (QK^T, PV), 5 backward: 4*D and 10*D flops per pair.
     r["forward_tflops"] = 4.0 * c.D * pairs / fwd / 1e12;
@@ -335,10 +352,13 @@ int main(int argc, char** argv) {
   auto* attn = app.add_subcommand("attention", "Fused attention forward and forward+backward");
   std::string kind = "fourier", shape_text = "48,8,256,256,16", shapes;
   bool causal = false;
-  auto* kind_opt = attn->add_option("--kind", kind, "softmax, fourier, fourier_rf or rfa")
-                      ->check(apps::cli::one_of({"softmax", "fourier", "fourier_rf", "rfa"}));
-  int64_t features = 256;
-  attn->add_option("--features", features, "fourier_rf, rfa: random frequencies (default 256)")
+  auto* kind_opt = attn->add_option("--kind", kind, "softmax, fourier, fourier_rf, rfa or flt")
+                      ->check(apps::cli::one_of({"softmax", "fourier", "fourier_rf", "rfa", "flt"}));
+  int64_t features = 0, position_features = 16;
+  attn->add_option("--features", features,
+                   "fourier_rf, rfa: random frequencies (default 256); flt: positive random features (default 32)")
+      ->check(apps::cli::whole_number(1, 65536));
+  attn->add_option("--position-features", position_features, "flt: frequencies of the mask (default 16)")
       ->check(apps::cli::whole_number(1, 65536));
   auto* shape_opt = attn->add_option("--shape", shape_text, "B,H,Nq,Nk,D")
                         ->check(apps::cli::whole_numbers(5, 1, "B,H,Nq,Nk,D"));
@@ -478,7 +498,8 @@ int main(int argc, char** argv) {
       cases = paper_cases();
     } else {
       const std::vector<int64_t> d = apps::cli::parse_whole_numbers(shape_text).value();  // checked by --shape
-      cases.push_back({"custom", kind, d[0], d[1], d[2], d[3], d[4], causal, features});
+      const int64_t m = features > 0 ? features : models::default_features(kind);
+      cases.push_back({"custom", kind, d[0], d[1], d[2], d[3], d[4], causal, m, position_features});
     }
     const DType dtype = precision == "bf16" ? DType::BF16 : DType::F32;
     for (const auto& c : cases) rows.push_back(bench_attention(c, device, dtype, warmup, repeats));
