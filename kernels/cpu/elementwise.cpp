@@ -2,6 +2,9 @@
 
 #include <omp.h>
 
+#include <algorithm>
+#include <utility>
+
 namespace ff::kernels::cpu {
 namespace {
 
@@ -24,7 +27,43 @@ void parallel_range(int64_t n, Body&& body) {
   }
 }
 
-// f(offsets...) over every element; a flat loop when all operands are contiguous.
+// fn(o0 + j * s0, o1 + j * s1, ...) for j in [0, n), the strides of operand k (Unit bit k):
+// 1 when set, 0 when not. Compile-time strides let the compiler vectorise the run.
+template <int N, unsigned Unit, typename Fn>
+void unit_run(const int64_t* o, int64_t n, Fn& fn) {
+  auto at = [&](int k, int64_t j) { return k < N ? o[k] + ((Unit >> k) & 1u ? j : 0) : 0; };
+#pragma omp simd
+  for (int64_t j = 0; j < n; ++j) fn(at(0, j), at(1, j), at(2, j), at(3, j));
+}
+
+template <int N, typename Fn, unsigned... Masks>
+void dispatch_run(unsigned mask, const int64_t* o, int64_t n, Fn& fn, std::integer_sequence<unsigned, Masks...>) {
+  ((mask == Masks ? (unit_run<N, Masks>(o, n, fn), true) : false) || ...);
+}
+
+// One run of the innermost dimension: offsets o, strides s. Runs whose output is contiguous
+// and whose inputs are contiguous or broadcast (stride 0) take a vectorised loop.
+template <int N, typename Fn>
+void inner_run(const int64_t* o, const int64_t* s, int64_t n, Fn& fn) {
+  unsigned mask = 0;
+  bool unit_or_zero = s[0] == 1;
+  for (int k = 0; k < N; ++k) {
+    unit_or_zero = unit_or_zero && (s[k] == 0 || s[k] == 1);
+    mask |= s[k] == 1 ? 1u << k : 0u;
+  }
+  if (unit_or_zero) {
+    dispatch_run<N>(mask, o, n, fn, std::make_integer_sequence<unsigned, 1u << N>{});
+    return;
+  }
+  for (int64_t j = 0; j < n; ++j) {
+    int64_t off[4] = {};
+    for (int k = 0; k < N; ++k) off[k] = o[k] + j * s[k];
+    fn(off[0], off[1], off[2], off[3]);
+  }
+}
+
+// f(offsets...) over every element; a flat loop when all operands are contiguous, otherwise
+// runs along the innermost dimension with the offsets computed once per run.
 template <int N, typename Fn>
 void for_each(const Indexer<N>& ix, Fn&& fn) {
   if (ix.contiguous()) {
@@ -34,13 +73,17 @@ void for_each(const Indexer<N>& ix, Fn&& fn) {
     });
     return;
   }
+  const int last = ix.ndim - 1;
+  const int64_t inner = ix.size[last];
+  int64_t s[N];
+  for (int k = 0; k < N; ++k) s[k] = ix.stride[k][last];
   parallel_range(ix.numel, [&](int64_t begin, int64_t end) {
     int64_t off[N];
-    for (int64_t i = begin; i < end; ++i) {
+    for (int64_t i = begin; i < end;) {
       ix.offsets(i, off);
-      if constexpr (N == 2) fn(off[0], off[1], 0, 0);
-      if constexpr (N == 3) fn(off[0], off[1], off[2], 0);
-      if constexpr (N == 4) fn(off[0], off[1], off[2], off[3]);
+      const int64_t n = std::min(inner - i % inner, end - i);
+      inner_run<N>(off, s, n, fn);
+      i += n;
     }
   });
 }
