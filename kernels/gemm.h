@@ -12,8 +12,8 @@
 // (the epilogue of linear + ReLU). When beta == 0, C is not read (may hold NaN). Callers
 // handle empty products (M, N or K == 0) before calling.
 //
-// CPU: OpenBLAS cblas_?gemm (f32, f64; looped over the batch; bf16 is computed in f32 by the
-// op). CUDA: cuBLASLt on the Exec's stream with its workspace: f32 (TF32 tensor cores when
+// CPU: OpenBLAS cblas_?gemm (f32, f64; bf16 is computed in f32 by the op), one thread per
+// call: the batch, or C's longer side, is split across OpenMP's threads. CUDA: cuBLASLt on the Exec's stream with its workspace: f32 (TF32 tensor cores when
 // Exec::allow_tf32), f64, and bf16 operands with f32 accumulation and scaling; bias and ReLU
 // are fused epilogues.
 

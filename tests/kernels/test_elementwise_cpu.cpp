@@ -4,18 +4,19 @@
 
 #include <catch2/catch.hpp>
 
-#include <omp.h>
-
 #include <cstdint>
-#include <random>
 #include <vector>
 
 #include "kernels/elementwise.h"
+#include "support/threads.h"
 
 namespace cpu = ff::kernels::cpu;
 using ff::kernels::BinaryOp;
 using ff::kernels::cpu::Exec;
 using ff::kernels::make_indexer;
+
+using ff::testing::ScopedThreads;
+using ff::testing::uniform_floats;
 
 namespace {
 
@@ -42,31 +43,18 @@ int64_t offset(const std::vector<int64_t>& stride, int64_t a, int64_t b, int64_t
   return a * stride[0] + b * stride[1] + c * stride[2];
 }
 
-std::vector<float> random_values(int64_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
-
-struct Threads {
-  int saved = omp_get_max_threads();
-  explicit Threads(int n) { omp_set_num_threads(n); }
-  ~Threads() { omp_set_num_threads(saved); }
-};
-
 }  // namespace
 
 TEST_CASE("CPU binary ops over strided and broadcast operands match index arithmetic") {
-  Threads threads(2);
+  ScopedThreads threads(2);
   // The output contiguous, then with a strided innermost dimension (a transposed output).
   const std::vector<Layout> outputs{kInputs[0], kInputs[1]};
   for (const Layout& out : outputs)
     for (const Layout& lx : kInputs)
       for (const Layout& ly : kInputs) {
         INFO("out " << out.name << ", x " << lx.name << ", y " << ly.name);
-        const std::vector<float> x = random_values(lx.extent, 1), y = random_values(ly.extent, 2);
+        const std::vector<float> x = uniform_floats(lx.extent, 1, -2.0f, 2.0f);
+        const std::vector<float> y = uniform_floats(ly.extent, 2, -2.0f, 2.0f);
         std::vector<float> z(out.extent, -7.0f);
         cpu::binary(Exec{}, BinaryOp::Sub, make_indexer<3>(kShape, {out.stride, lx.stride, ly.stride}), z.data(),
                     x.data(), y.data());
@@ -82,10 +70,11 @@ TEST_CASE("CPU binary ops over strided and broadcast operands match index arithm
 }
 
 TEST_CASE("CPU copy and where over strided and broadcast operands match index arithmetic") {
-  Threads threads(2);
+  ScopedThreads threads(2);
   for (const Layout& lx : kInputs) {
     INFO("source " << lx.name);
-    const std::vector<float> x = random_values(lx.extent, 3), y = random_values(7 * 1001 * 13, 4);
+    const std::vector<float> x = uniform_floats(lx.extent, 3, -2.0f, 2.0f);
+    const std::vector<float> y = uniform_floats(7 * 1001 * 13, 4, -2.0f, 2.0f);
     std::vector<double> copied(7 * 1001 * 13, -7.0);
     cpu::copy(Exec{}, make_indexer<2>(kShape, {kInputs[0].stride, lx.stride}), copied.data(), x.data());
     // cond broadcast over the rows, x from the layout, y transposed.
