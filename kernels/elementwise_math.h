@@ -4,10 +4,47 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
+#include "kernels/attention_math.h"
 #include "kernels/common.h"
 
 namespace ff::kernels {
+
+// Phi(x) and phi(x), the standard normal's CDF and density (GELU and its derivative). float on
+// the host: erfc(u) = exp(-u^2) R(2 / (2 + u)), u = |x| / sqrt 2, R a degree-9 polynomial
+// (scripts/dev/fit_erfc.py derives it; relative error 2e-7), with attention_math.h's
+// polynomial exp, so the CPU loops vectorise; u^2's rounding error is carried by an FMA.
+// Elsewhere (double, the device) the library's erf and exp.
+template <typename T>
+FF_HD void normal_cdf_pdf(T x, T& cdf, T& pdf) {
+  constexpr T kInvSqrt2 = T(0.70710678118654752440), kInvSqrt2Pi = T(0.39894228040143267794);
+#ifndef __CUDA_ARCH__
+  if constexpr (std::is_same_v<T, float>) {
+    // u^2 = x^2 / 2 and its rounding error (none where exp underflows, nor for x = inf).
+    const float u = std::fabs(x) * kInvSqrt2, u2 = 0.5f * (x * x);
+    const float u2_err = u2 < 88.0f ? 0.5f * std::fma(x, x, -(x * x)) : 0.0f;
+    const float e = attention_math::poly_exp(-u2) * (1.0f - u2_err);  // exp(-x^2 / 2)
+    const float t = 2.0f / (2.0f + u);
+    float r = std::fma(-0.05451054498553276f, t, 0.26097404956817627f);
+    r = std::fma(r, t, -0.434623658657074f);
+    r = std::fma(r, t, 0.2121223509311676f);
+    r = std::fma(r, t, 0.024531763046979904f);
+    r = std::fma(r, t, 0.177315354347229f);
+    r = std::fma(r, t, 0.25112268328666687f);
+    r = std::fma(r, t, 0.280822217464447f);
+    r = std::fma(r, t, 0.28225332498550415f);
+    r = std::fma(r, t, -7.575605650345096e-06f);
+    const float half_erfc = 0.5f * e * r;
+    cdf = x < 0.0f ? half_erfc : 1.0f - half_erfc;
+    pdf = e * kInvSqrt2Pi;
+    return;
+  }
+#endif
+  using std::erf, std::exp;
+  cdf = T(0.5) * (T(1) + erf(x * kInvSqrt2));
+  pdf = exp(T(-0.5) * x * x) * kInvSqrt2Pi;
+}
 
 // y = f(x; a, b)
 enum class UnaryOp : uint8_t {
@@ -40,7 +77,11 @@ FF_HD T unary_fn(T x, T a, T b) {
   if constexpr (op == UnaryOp::Abs) return abs(x);
   if constexpr (op == UnaryOp::Sign) return T((x > T(0)) - (x < T(0)));
   if constexpr (op == UnaryOp::Relu) return x > T(0) ? x : T(0);
-  if constexpr (op == UnaryOp::Gelu) return T(0.5) * x * (T(1) + erf(x * T(0.70710678118654752440)));
+  if constexpr (op == UnaryOp::Gelu) {
+    T cdf, pdf;
+    normal_cdf_pdf(x, cdf, pdf);
+    return x * cdf;
+  }
   if constexpr (op == UnaryOp::Tanh) return tanh(x);
   if constexpr (op == UnaryOp::Sigmoid) return T(1) / (T(1) + exp(-x));
   if constexpr (op == UnaryOp::Affine) return a * x + b;
@@ -61,8 +102,8 @@ FF_HD T binary_fn(T x, T y) {
   if constexpr (op == BinaryOp::GreaterEqual) return x >= y ? T(1) : T(0);
   if constexpr (op == BinaryOp::ReluBackward) return y > T(0) ? x : T(0);
   if constexpr (op == BinaryOp::GeluBackward) {
-    T cdf = T(0.5) * (T(1) + erf(y * T(0.70710678118654752440)));
-    T pdf = exp(T(-0.5) * y * y) * T(0.39894228040143267794);
+    T cdf, pdf;
+    normal_cdf_pdf(y, cdf, pdf);
     return x * (cdf + y * pdf);
   }
   if constexpr (op == BinaryOp::TanhBackward) return x * (T(1) - y * y);

@@ -52,6 +52,7 @@ const std::map<std::string, Names> kScripts = {
     {"scripts/bench/make-jpeg-folder.py", {"out"}},
     {"scripts/bench/attention_scaling.py", {}},
     {"scripts/results/lm_kinds.py", {"--steps", "1", "--out", "runs"}},
+    {"scripts/dev/fit_erfc.py", {}},
     {"scripts/mpi/train.sh", {"config.yaml"}},
     {"scripts/slurm/train.sbatch", {"config.yaml"}},
     {"scripts/device/bundle.sh", {"out"}},

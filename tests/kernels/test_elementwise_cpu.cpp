@@ -4,7 +4,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "kernels/elementwise.h"
@@ -95,4 +98,40 @@ TEST_CASE("CPU copy and where over strided and broadcast operands match index ar
     CHECK(wrong_copy == 0);
     CHECK(wrong_where == 0);
   }
+}
+
+TEST_CASE("CPU float GELU and its derivative match float64 to a few float ulp") {
+  // A dense grid over [-16, 16] (both tails of exp(-x^2 / 2) and the cut where it underflows),
+  // around 0, and the IEEE specials.
+  std::vector<float> x;
+  for (int i = -160000; i <= 160000; ++i) x.push_back(float(i) * 1e-4f);
+  for (float v : {1e-30f, -1e-30f, 1e-7f, -1e-7f, 0.0f, -0.0f, 1e20f, -1e20f, 3e38f, -3e38f}) x.push_back(v);
+  const int64_t n = int64_t(x.size());
+  std::vector<float> g = uniform_floats(n, 5, -2.0f, 2.0f), y(n), dx(n);
+  const std::vector<int64_t> flat{1};
+  const auto ix2 = make_indexer<2>({n}, {flat, flat});
+  const auto ix3 = make_indexer<3>({n}, {flat, flat, flat});
+  cpu::unary(Exec{}, ff::kernels::UnaryOp::Gelu, ix2, y.data(), x.data(), 0.0, 0.0);
+  cpu::binary(Exec{}, BinaryOp::GeluBackward, ix3, dx.data(), g.data(), x.data());
+  double worst_y = 0, worst_dx = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double xd = x[i], cdf = 0.5 * std::erfc(-xd / std::sqrt(2.0));
+    const double pdf = std::exp(-0.5 * xd * xd) / std::sqrt(2 * M_PI);
+    const double want_y = xd * cdf, want_dx = double(g[i]) * (cdf + xd * pdf);
+    // Relative to the value (at least 1e-30: exp(-x^2 / 2) is flushed to 0 below float's
+    // normal range); the derivative relative to the sum of its terms' sizes, since cdf + x pdf
+    // cancels near x = -0.75 whichever way it is computed.
+    worst_y = std::max(worst_y, std::abs(y[i] - want_y) / std::max(std::abs(want_y), 1e-30));
+    const double dx_scale = std::abs(double(g[i])) * (cdf + std::abs(xd) * pdf);
+    worst_dx = std::max(worst_dx, std::abs(dx[i] - want_dx) / std::max(dx_scale, 1e-30));
+  }
+  CHECK(worst_y < 1e-6);
+  CHECK(worst_dx < 1e-6);
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> special{inf, -inf, nan}, out(3);
+  cpu::unary(Exec{}, ff::kernels::UnaryOp::Gelu, make_indexer<2>({3}, {flat, flat}), out.data(), special.data(), 0.0,
+             0.0);
+  CHECK(out[0] == inf);
+  CHECK(std::isnan(out[1]));  // -inf * 0, as 0.5 x (1 + erf(x / sqrt 2)) gives
+  CHECK(std::isnan(out[2]));
 }
