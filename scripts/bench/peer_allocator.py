@@ -12,7 +12,9 @@ them on every large tensor, so a fair comparison gives the peer its best allocat
 parse_args(ap) adds --allocator to the script's parser, parses, and re-executes the script
 with the chosen environment (before torch is imported: the preload must be in place when the
 process starts), or, when --allocator is not given, leaves the environment as it was started. describe() is what the
-JSON records: the choice and the variables the process really ran with.
+JSON records: the choice and the variables the process really ran with, with the thread settings
+that also decide a peer's speed (OMP_WAIT_POLICY, and OPENBLAS_NUM_THREADS: torch's GEMMs run
+on OpenBLAS's own threads unless it is 1).
 """
 
 import os
@@ -63,7 +65,7 @@ def apply(choice):
 
 
 def describe():
-    """{allocator, ld_preload, glibc_tunables} of this process."""
+    """{allocator, ld_preload, glibc_tunables, omp_wait_policy, openblas_num_threads} of this process."""
     preload = os.environ.get("LD_PRELOAD", "")
     tunables = os.environ.get("GLIBC_TUNABLES", "")
     name = os.environ.get(_APPLIED)
@@ -71,4 +73,6 @@ def describe():
         name = "tcmalloc" if "tcmalloc" in preload else "tunables" if tunables else "default"
         if preload and "tcmalloc" not in preload:
             name = "other"
-    return {"allocator": name, "ld_preload": preload, "glibc_tunables": tunables}
+    return {"allocator": name, "ld_preload": preload, "glibc_tunables": tunables,
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+            "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS", "")}
