@@ -58,16 +58,22 @@ void piece(const GemmParams<T>& p, int64_t i, int64_t r0, int64_t r1, int64_t c0
   // With beta == 0 the bias is C's starting value and the product accumulates onto it.
   const bool bias_first = bias && p.beta == T(0);
   if (bias_first)
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t c = 0; c < n; ++c) C[r * p.ldc + c] = bias[c];
+    for (int64_t r = 0; r < m; ++r) {
+      T* __restrict row = C + r * p.ldc;
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) row[c] = bias[c];
+    }
   call(p.trans_a, p.trans_b, int(m), int(n), int(p.K), p.alpha, A, int(p.lda), B, int(p.ldb),
        bias_first ? T(1) : p.beta, C, int(p.ldc));
-  if (bias && !bias_first)
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t c = 0; c < n; ++c) C[r * p.ldc + c] += bias[c];
-  if (p.relu)
-    for (int64_t r = 0; r < m; ++r)
-      for (int64_t c = 0; c < n; ++c) C[r * p.ldc + c] = C[r * p.ldc + c] > T(0) ? C[r * p.ldc + c] : T(0);
+  for (int64_t r = 0; r < m && ((bias && !bias_first) || p.relu); ++r) {
+    T* __restrict row = C + r * p.ldc;
+    if (bias && !bias_first)
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) row[c] += bias[c];
+    if (p.relu)
+#pragma omp simd
+      for (int64_t c = 0; c < n; ++c) row[c] = row[c] > T(0) ? row[c] : T(0);
+  }
 }
 
 }  // namespace
