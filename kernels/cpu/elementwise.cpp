@@ -27,32 +27,32 @@ void parallel_range(int64_t n, Body&& body) {
   }
 }
 
-// fn(o0 + j * s0, o1 + j * s1, ...) for j in [0, n), the strides of operand k (Unit bit k):
-// 1 when set, 0 when not. Compile-time strides let the compiler vectorise the run.
+// fn(o0 + j, o1 + j * s1, ...) for j in [0, n): the output contiguous, input k's stride 1 when
+// bit k - 1 of Unit is set, else 0. Compile-time strides let the compiler vectorise the run.
 template <int N, unsigned Unit, typename Fn>
 void unit_run(const int64_t* o, int64_t n, Fn& fn) {
-  auto at = [&](int k, int64_t j) { return k < N ? o[k] + ((Unit >> k) & 1u ? j : 0) : 0; };
+  auto at = [&](int k, int64_t j) { return k < N ? o[k] + (k == 0 || (Unit >> (k - 1)) & 1u ? j : 0) : 0; };
 #pragma omp simd
   for (int64_t j = 0; j < n; ++j) fn(at(0, j), at(1, j), at(2, j), at(3, j));
 }
 
-template <int N, typename Fn, unsigned... Masks>
-void dispatch_run(unsigned mask, const int64_t* o, int64_t n, Fn& fn, std::integer_sequence<unsigned, Masks...>) {
-  ((mask == Masks ? (unit_run<N, Masks>(o, n, fn), true) : false) || ...);
+template <int N, typename Fn, unsigned... Units>
+void dispatch_run(unsigned unit, const int64_t* o, int64_t n, Fn& fn, std::integer_sequence<unsigned, Units...>) {
+  ((unit == Units ? (unit_run<N, Units>(o, n, fn), true) : false) || ...);
 }
 
 // One run of the innermost dimension: offsets o, strides s. Runs whose output is contiguous
 // and whose inputs are contiguous or broadcast (stride 0) take a vectorised loop.
 template <int N, typename Fn>
 void inner_run(const int64_t* o, const int64_t* s, int64_t n, Fn& fn) {
-  unsigned mask = 0;
+  unsigned unit = 0;
   bool unit_or_zero = s[0] == 1;
-  for (int k = 0; k < N; ++k) {
+  for (int k = 1; k < N; ++k) {
     unit_or_zero = unit_or_zero && (s[k] == 0 || s[k] == 1);
-    mask |= s[k] == 1 ? 1u << k : 0u;
+    unit |= s[k] == 1 ? 1u << (k - 1) : 0u;
   }
   if (unit_or_zero) {
-    dispatch_run<N>(mask, o, n, fn, std::make_integer_sequence<unsigned, 1u << N>{});
+    dispatch_run<N>(unit, o, n, fn, std::make_integer_sequence<unsigned, 1u << (N - 1)>{});
     return;
   }
   for (int64_t j = 0; j < n; ++j) {

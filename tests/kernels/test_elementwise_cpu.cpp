@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/elementwise.h"
+#include "support/gradcheck.h"
 #include "support/threads.h"
 
 namespace cpu = ff::kernels::cpu;
@@ -18,8 +19,8 @@ using ff::kernels::BinaryOp;
 using ff::kernels::cpu::Exec;
 using ff::kernels::make_indexer;
 
+using ff::testing::random_floats;
 using ff::testing::ScopedThreads;
-using ff::testing::uniform_floats;
 
 namespace {
 
@@ -56,8 +57,8 @@ TEST_CASE("CPU binary ops over strided and broadcast operands match index arithm
     for (const Layout& lx : kInputs)
       for (const Layout& ly : kInputs) {
         INFO("out " << out.name << ", x " << lx.name << ", y " << ly.name);
-        const std::vector<float> x = uniform_floats(lx.extent, 1, -2.0f, 2.0f);
-        const std::vector<float> y = uniform_floats(ly.extent, 2, -2.0f, 2.0f);
+        const std::vector<float> x = random_floats(lx.extent, 1, -2.0, 2.0);
+        const std::vector<float> y = random_floats(ly.extent, 2, -2.0, 2.0);
         std::vector<float> z(out.extent, -7.0f);
         cpu::binary(Exec{}, BinaryOp::Sub, make_indexer<3>(kShape, {out.stride, lx.stride, ly.stride}), z.data(),
                     x.data(), y.data());
@@ -76,8 +77,8 @@ TEST_CASE("CPU copy and where over strided and broadcast operands match index ar
   ScopedThreads threads(2);
   for (const Layout& lx : kInputs) {
     INFO("source " << lx.name);
-    const std::vector<float> x = uniform_floats(lx.extent, 3, -2.0f, 2.0f);
-    const std::vector<float> y = uniform_floats(7 * 1001 * 13, 4, -2.0f, 2.0f);
+    const std::vector<float> x = random_floats(lx.extent, 3, -2.0, 2.0);
+    const std::vector<float> y = random_floats(7 * 1001 * 13, 4, -2.0, 2.0);
     std::vector<double> copied(7 * 1001 * 13, -7.0);
     cpu::copy(Exec{}, make_indexer<2>(kShape, {kInputs[0].stride, lx.stride}), copied.data(), x.data());
     // cond broadcast over the rows, x from the layout, y transposed.
@@ -107,7 +108,7 @@ TEST_CASE("CPU float GELU and its derivative match float64 to a few float ulp") 
   for (int i = -160000; i <= 160000; ++i) x.push_back(float(i) * 1e-4f);
   for (float v : {1e-30f, -1e-30f, 1e-7f, -1e-7f, 0.0f, -0.0f, 1e20f, -1e20f, 3e38f, -3e38f}) x.push_back(v);
   const int64_t n = int64_t(x.size());
-  std::vector<float> g = uniform_floats(n, 5, -2.0f, 2.0f), y(n), dx(n);
+  std::vector<float> g = random_floats(n, 5, -2.0, 2.0), y(n), dx(n);
   const std::vector<int64_t> flat{1};
   const auto ix2 = make_indexer<2>({n}, {flat, flat});
   const auto ix3 = make_indexer<3>({n}, {flat, flat, flat});

@@ -9,13 +9,14 @@
 #include <vector>
 
 #include "kernels/gemm.h"
+#include "support/gradcheck.h"
 #include "support/threads.h"
 
 using ff::kernels::GemmParams;
 using ff::kernels::cpu::Exec;
 
+using ff::testing::random_floats;
 using ff::testing::ScopedThreads;
-using ff::testing::uniform_floats;
 
 namespace {
 
@@ -42,10 +43,10 @@ TEST_CASE("CPU gemm split across threads matches a float64 loop") {
         // Leading dimensions wider than the rows, so a piece's offsets must use them.
         p.lda = (ta ? cs.M : cs.K) + 3, p.ldb = (tb ? cs.K : cs.N) + 2, p.ldc = cs.N + 5;
         p.stride_a = p.lda * (ta ? cs.K : cs.M), p.stride_b = p.ldb * (tb ? cs.N : cs.K), p.stride_c = p.ldc * cs.M;
-        const std::vector<float> a = uniform_floats(p.stride_a * cs.batch, 1, -1.0f, 1.0f);
-        const std::vector<float> b = uniform_floats(p.stride_b * cs.batch, 2, -1.0f, 1.0f);
-        const std::vector<float> bias_v = uniform_floats(cs.N, 3, -1.0f, 1.0f);
-        std::vector<float> c = uniform_floats(p.stride_c * cs.batch, 4, -1.0f, 1.0f);
+        const std::vector<float> a = random_floats(p.stride_a * cs.batch, 1, -1.0, 1.0);
+        const std::vector<float> b = random_floats(p.stride_b * cs.batch, 2, -1.0, 1.0);
+        const std::vector<float> bias_v = random_floats(cs.N, 3, -1.0, 1.0);
+        std::vector<float> c = random_floats(p.stride_c * cs.batch, 4, -1.0, 1.0);
         const std::vector<float> c0 = c;
         p.A = a.data(), p.B = b.data(), p.C = c.data(), p.alpha = 0.75f, p.beta = beta;
         p.bias = bias ? bias_v.data() : nullptr, p.relu = relu;

@@ -13,6 +13,10 @@ Tensor random_tensor(const Shape& shape, uint64_t seed, double lo, double hi, DT
   return to_device(to_dtype(Tensor::from_vector(values, shape), dtype), device);
 }
 
+std::vector<float> random_floats(int64_t n, uint64_t seed, double lo, double hi) {
+  return random_tensor({n}, seed, lo, hi).to_vector<float>();
+}
+
 double max_abs_diff(const Tensor& a, const Tensor& b) {
   FF_CHECK(a.shape() == b.shape(), "max_abs_diff: {} vs {}", a.str(), b.str());
   std::vector<double> va = a.to_vector<double>(), vb = b.to_vector<double>();

@@ -13,6 +13,8 @@ namespace ff::testing {
 // Uniform values in [lo, hi) from a fixed seed (host RNG; independent of the library's Philox).
 Tensor random_tensor(const Shape& shape, uint64_t seed, double lo = -1.0, double hi = 1.0,
                      DType dtype = DType::F64, Device device = Device::cpu());
+// The same values as a flat host vector of n floats, for the tests of raw-pointer kernels.
+std::vector<float> random_floats(int64_t n, uint64_t seed, double lo = -1.0, double hi = 1.0);
 
 struct GradcheckOptions {
   double eps = 1e-6;

@@ -1,12 +1,7 @@
 #pragma once
-// Test helpers for the multi-threaded CPU kernels: a scoped OpenMP thread count and random
-// float inputs.
+// A scoped OpenMP thread count, for tests of the multi-threaded CPU kernels.
 
 #include <omp.h>
-
-#include <cstdint>
-#include <random>
-#include <vector>
 
 namespace ff::testing {
 
@@ -19,14 +14,5 @@ struct ScopedThreads {
   ScopedThreads(const ScopedThreads&) = delete;
   ScopedThreads& operator=(const ScopedThreads&) = delete;
 };
-
-// n floats uniform in [lo, hi), from a fixed seed.
-inline std::vector<float> uniform_floats(int64_t n, uint32_t seed, float lo, float hi) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(n);
-  for (float& x : v) x = u(rng);
-  return v;
-}
 
 }  // namespace ff::testing
